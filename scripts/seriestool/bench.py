@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: GPL-2.0
+"""`bench`: A/B benchmarks in one boot, sides alternating, reported as ratios
+(B over A) with 95 % confidence intervals, as a table and as JSON.
+
+A benchmark is a VM script (scripts/seriestool/bench/<name>.sh) that prints
+one line per measurement:
+
+    BENCH <workload> <side> <repetition> <value>
+
+where a larger value is better (IOPS). The runner pairs the sides of each
+repetition, so slow drift of the VM cancels out.
+"""
+
+import json
+import math
+import os
+import re
+import statistics
+
+from . import build, vm
+from .common import TOOL, SeriesError, info
+
+BENCH_DIR = os.path.join(TOOL, "bench")
+LINE_RE = re.compile(r"^BENCH (\S+) (\S+) (\d+) ([0-9.]+)\s*$")
+
+# Two-sided 95 % Student t quantiles by degrees of freedom (1..30); 1.96 beyond.
+T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+       2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+       2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+
+def t95(df):
+    return T95[df - 1] if 1 <= df <= len(T95) else 1.96
+
+
+def parse(console):
+    """{workload: {side: {rep: value}}} from the BENCH lines of a console."""
+    data = {}
+    for line in console.splitlines():
+        m = LINE_RE.search(line)
+        if m:
+            wl, side, rep, value = m.group(1), m.group(2), int(m.group(3)), float(m.group(4))
+            data.setdefault(wl, {}).setdefault(side, {})[rep] = value
+    return data
+
+
+def ratio_ci(a, b):
+    """Mean of the paired ratios b/a with a 95 % CI: (mean, low, high, n)."""
+    ratios = [y / x for x, y in zip(a, b) if x > 0]
+    n = len(ratios)
+    if n == 0:
+        raise SeriesError("no paired measurements to compare")
+    mean = statistics.fmean(ratios)
+    if n == 1:
+        return mean, float("nan"), float("nan"), 1
+    half = t95(n - 1) * statistics.stdev(ratios) / math.sqrt(n)
+    return mean, mean - half, mean + half, n
+
+
+def summarize(data, side_a, side_b):
+    """The JSON report: per workload ratio B/A with its CI, and the mean ratio."""
+    workloads = []
+    for wl in sorted(data):
+        sides = data[wl]
+        if side_a not in sides or side_b not in sides:
+            raise SeriesError(f"workload {wl}: missing side {side_a!r} or {side_b!r}")
+        reps = sorted(set(sides[side_a]) & set(sides[side_b]))
+        a = [sides[side_a][r] for r in reps]
+        b = [sides[side_b][r] for r in reps]
+        mean, low, high, n = ratio_ci(a, b)
+        workloads.append({"name": wl, "ratio": mean, "ci_low": low, "ci_high": high,
+                          "runs": n, side_a: statistics.fmean(a), side_b: statistics.fmean(b)})
+    mean_ratio = statistics.fmean(w["ratio"] for w in workloads) if workloads else None
+    return {"a": side_a, "b": side_b, "workloads": workloads, "mean_ratio": mean_ratio}
+
+
+def table(report):
+    a, b = report["a"], report["b"]
+    rows = [f"{'workload':<28} {a:>12} {b:>12} {b + '/' + a:>9}  95% CI            (R-C)/C"]
+    for w in report["workloads"]:
+        rows.append(f"{w['name']:<28} {w[a]:>12.0f} {w[b]:>12.0f} {w['ratio']:>9.3f}  "
+                    f"[{w['ci_low']:.3f}, {w['ci_high']:.3f}]  {100 * (w['ratio'] - 1):+6.1f}%")
+    if report["mean_ratio"] is not None:
+        rows.append(f"{'mean ratio':<28} {'':>12} {'':>12} {report['mean_ratio']:>9.3f}")
+    return "\n".join(rows)
+
+
+def available():
+    if not os.path.isdir(BENCH_DIR):
+        return []
+    return sorted(f[:-3] for f in os.listdir(BENCH_DIR) if f.endswith(".sh"))
+
+
+def add_arguments(sp):
+    sp.add_argument("name", nargs="?", help=f"benchmark: {', '.join(available()) or 'none yet'}")
+    sp.add_argument("--json", help="also write the report as JSON to this file")
+    sp.add_argument("--reps", type=int, default=5, help="repetitions per side (default 5)")
+    sp.add_argument("--timeout", type=int, default=3600)
+
+
+def main(tree, args):
+    if not args.name or args.name not in available():
+        raise SeriesError(f"name a benchmark: {', '.join(available()) or 'none yet'}")
+    bdir = build.build(tree, "vm")
+    console, _ = vm.boot(tree, bdir, tests=[f"bench:{args.name}"],
+                         extra_append=f"series.reps={args.reps}", timeout=args.timeout,
+                         log_path=os.path.join(bdir, f"bench-{args.name}.log"))
+    report = summarize(parse(console), "C", "Rust")
+    info(table(report))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+    return 0

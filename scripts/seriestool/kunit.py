@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: GPL-2.0
+"""`kunit`: runs the KUnit suites (ours and the Rust doctests) and counts them."""
+
+import json
+import os
+import stat
+import subprocess
+import tempfile
+
+from . import build, vm
+from .common import CACHE, LLVM_SUFFIX, SeriesError, info, kernel_env, which
+
+# The suites of the series; `kunit` fails if one of them did not run.
+OUR_SUITES_FILE = os.path.join(os.path.dirname(__file__), "configs", "kunit-suites")
+
+
+def our_suites():
+    with open(OUR_SUITES_FILE) as f:
+        return [l.strip() for l in f if l.strip() and not l.startswith("#")]
+
+
+def count(results_json):
+    """(passed, failed, skipped, per-suite) from kunit.py's --json output."""
+    passed = failed = skipped = 0
+    suites = {}
+
+    def walk(group, top):
+        nonlocal passed, failed, skipped
+        for case in group.get("test_cases", []):
+            st = case.get("status")
+            if st == "PASS":
+                passed += 1
+            elif st == "SKIP":
+                skipped += 1
+            else:
+                failed += 1
+            suites.setdefault(top, [0, 0])[0 if st in ("PASS", "SKIP") else 1] += 1
+        for sub in group.get("sub_groups", []):
+            walk(sub, sub.get("name") if top is None else top)
+    walk(results_json, None)
+    return passed, failed, skipped, suites
+
+
+def parse_log(tree, log, out_json):
+    kunit_py = os.path.join(tree, "tools", "testing", "kunit", "kunit.py")
+    res = subprocess.run(["python3", kunit_py, "parse", f"--json={out_json}", log],
+                         capture_output=True, text=True)
+    summary = [l for l in res.stdout.splitlines() if "Testing complete" in l]
+    return res.returncode, summary[-1] if summary else res.stdout[-2000:]
+
+
+def report(tree, log, label):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "kunit.json")
+        rc, summary = parse_log(tree, log, out)
+        info(f"    kunit.py parse: {summary.strip()}")
+        if not os.path.exists(out):
+            raise SeriesError(f"kunit.py parse wrote no results from {log}")
+        with open(out) as f:
+            data = json.load(f)
+    passed, failed, skipped, suites = count(data)
+    for name, (ok, bad) in sorted(suites.items()):
+        info(f"    {'PASS' if bad == 0 else 'FAIL'} suite {name}: {ok} passed, {bad} failed")
+    missing = [s for s in our_suites() if s not in suites]
+    if missing:
+        info(f"    FAIL: suites of the series that did not run: {', '.join(missing)}")
+        failed += len(missing)
+    if passed + failed == 0:
+        info("    FAIL: no KUnit test ran")
+        failed += 1
+    if rc != 0 and failed == 0:
+        info(f"    FAIL: kunit.py parse exited {rc} (crash or parse error; see {log})")
+        failed += 1
+    info(f"kunit[{label}]: {passed} passed, {failed} failed"
+         + (f", {skipped} skipped" if skipped else ""))
+    return passed, failed
+
+
+def kunit_vm(tree, profile="vm", timeout=vm.BOOT_TIMEOUT):
+    """Boots the vm kernel with kunit.enable=1: the suites run before init."""
+    bdir = build.build_dir(profile)
+    log = os.path.join(bdir, "kunit-console.log")
+    console, _ = vm.boot(tree, bdir, extra_append="kunit.enable=1", timeout=timeout,
+                         log_path=log, nvme_namespaces=0)
+    passed, failed = report(tree, log, profile)
+    found = vm.splats(console)
+    if found:
+        info(f"    FAIL: {len(found)} kernel splat line(s) while KUnit ran, e.g. {found[0]}")
+        failed += 1
+    return passed, failed
+
+
+def qemu_wrapper(dirname):
+    """A qemu-system-x86_64 first in PATH that drops `-accel kvm` (the KVM here
+    cannot run guests; kunit.py hard-codes it) and execs the real one."""
+    real = which(vm.QEMU)
+    if not real:
+        raise SeriesError("qemu-system-x86_64 is missing: run `scripts/series setup`")
+    path = os.path.join(dirname, vm.QEMU)
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n# Drop '-accel kvm' (see scripts/seriestool/kunit.py).\n"
+                "n=$#; i=0\nwhile [ $i -lt $n ]; do\n  a=$1; shift; i=$((i+1))\n"
+                "  if [ \"$a\" = -accel ] && [ \"$1\" = kvm ]; then shift; i=$((i+1)); "
+                "continue; fi\n  set -- \"$@\" \"$a\"\ndone\n"
+                f"exec {real} \"$@\"\n")
+    os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
+    return path
+
+
+def kunit_py(tree, timeout=1200):
+    """kunit.py run --arch=x86_64 with the kunit profile's fragments."""
+    bdir = build.build_dir("kunit")
+    os.makedirs(bdir, exist_ok=True)
+    kconf = os.path.join(bdir, "series.kunitconfig")
+    with open(kconf, "w") as f:
+        f.write("\n".join(l for l in build.fragment_lines("kunit")
+                          if not l.startswith("CONFIG_64BIT")) + "\n")
+    log = os.path.join(bdir, "kunit-run.log")
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        qemu_wrapper(tmp)
+        env = kernel_env()
+        env["PATH"] = tmp + ":" + env["PATH"]
+        cmd = ["python3", os.path.join(tree, "tools", "testing", "kunit", "kunit.py"), "run",
+               "--arch=x86_64", f"--build_dir={bdir}", f"--kunitconfig={kconf}",
+               f"--make_options=LLVM={LLVM_SUFFIX}", f"--jobs={os.cpu_count() or 2}",
+               f"--timeout={timeout}", "--raw_output=all"]
+        info("    $ " + " ".join(cmd))
+        with open(log, "w") as f:
+            subprocess.run(cmd, cwd=tree, env=env, stdout=f, stderr=subprocess.STDOUT)
+    return report(tree, log, "kunit.py")

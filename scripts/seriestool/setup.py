@@ -1,0 +1,171 @@
+# SPDX-License-Identifier: GPL-2.0
+"""`setup`: checks for and installs the toolchain, idempotently."""
+
+import glob
+import os
+import re
+import subprocess
+import sys
+
+from .common import (BINDGEN_VERSION, CACHE, LLVM_SUFFIX, RUST_SRC_DEB, SeriesError, info,
+                     kernel_env, run, rust_lib_src, which)
+
+APT_PACKAGES = [
+    f"clang{LLVM_SUFFIX}", f"lld{LLVM_SUFFIX}", f"llvm{LLVM_SUFFIX}", f"libclang{LLVM_SUFFIX}-dev",
+    "qemu-system-x86", "busybox-static", "fio", "cpio", "bc", "flex", "bison", "libelf-dev",
+    "libssl-dev", "coccinelle", "kmod", "make", "gcc", "git", "xz-utils",
+    "rsync",
+]
+# Commands that prove the packages above are there.
+APT_COMMANDS = {
+    f"clang{LLVM_SUFFIX}": f"clang{LLVM_SUFFIX}", f"ld.lld{LLVM_SUFFIX}": f"lld{LLVM_SUFFIX}",
+    f"llvm-ar{LLVM_SUFFIX}": f"llvm{LLVM_SUFFIX}", "qemu-system-x86_64": "qemu-system-x86",
+    "busybox": "busybox-static", "fio": "fio", "cpio": "cpio", "bc": "bc", "flex": "flex",
+    "bison": "bison", "spatch": "coccinelle", "depmod": "kmod", "make": "make", "gcc": "gcc",
+    "xz": "xz-utils", "rsync": "rsync",
+}
+APT_FILES = {
+    f"/usr/lib/llvm{LLVM_SUFFIX}/lib/libclang.so": f"libclang{LLVM_SUFFIX}-dev",
+    "/usr/include/libelf.h": "libelf-dev", "/usr/include/openssl/ssl.h": "libssl-dev",
+    "/usr/share/qemu/qboot.rom": "qemu-system-x86",
+}
+
+BACKPORTS_SOURCES = "/etc/apt/sources.list.d/rust-series-trixie-backports.sources"
+BACKPORTS_PIN = "/etc/apt/preferences.d/rust-series-trixie-backports"
+
+
+def missing_apt():
+    miss = {pkg for cmd, pkg in APT_COMMANDS.items() if not which(cmd)}
+    miss |= {pkg for path, pkg in APT_FILES.items() if not os.path.exists(path)}
+    return sorted(miss)
+
+
+def sudo():
+    return [] if os.geteuid() == 0 else ["sudo"]
+
+
+def ensure_backports():
+    """trixie-backports, pinned at priority 1 so nothing is upgraded from it."""
+    if os.path.exists(BACKPORTS_SOURCES):
+        return False
+    info("    adding trixie-backports (Pin-Priority 1: only packages named with =VERSION)")
+    src = ("Types: deb\nURIs: http://deb.debian.org/debian\nSuites: trixie-backports\n"
+           "Components: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
+    pin = "Package: *\nPin: release n=trixie-backports\nPin-Priority: 1\n"
+    for path, text in ((BACKPORTS_SOURCES, src), (BACKPORTS_PIN, pin)):
+        run(sudo() + ["tee", path], input=text, capture=True, quiet=True)
+    return True
+
+
+_apt_updated = False
+
+
+def apt_update():
+    global _apt_updated
+    if not _apt_updated:
+        run(sudo() + ["apt-get", "update", "-q"], capture=True)
+        _apt_updated = True
+
+
+def apt_download(spec, dest):
+    """Downloads one .deb into `dest` once; returns its path."""
+    name, version = spec.split("=")
+    pattern = os.path.join(dest, f"{name}_{version.replace(':', '%3a')}_*.deb")
+    found = glob.glob(pattern)
+    if found:
+        return found[0]
+    os.makedirs(dest, exist_ok=True)
+    if ensure_backports():
+        global _apt_updated
+        _apt_updated = False
+    apt_update()
+    info(f"    downloading {spec}")
+    run(["apt-get", "download", "-q", spec], cwd=dest, capture=True)
+    found = glob.glob(pattern)
+    if not found:
+        raise SeriesError(f"apt-get download {spec} left no {pattern}")
+    return found[0]
+
+
+def ensure_rust_src():
+    if os.path.isdir(os.path.join(rust_lib_src(), "core")):
+        return "present"
+    deb = apt_download(RUST_SRC_DEB, os.path.join(CACHE, "debs"))
+    run(["dpkg", "-x", deb, os.path.join(CACHE, "rust-src")], capture=True)
+    if not os.path.isdir(os.path.join(rust_lib_src(), "core")):
+        raise SeriesError(f"{deb} did not contain {rust_lib_src()}/core")
+    return "installed"
+
+
+def ensure_bindgen():
+    env = kernel_env()
+    out = subprocess.run(["bindgen", "--version"], env=env, capture_output=True, text=True) \
+        if which_env("bindgen", env) else None
+    if out and BINDGEN_VERSION in out.stdout:
+        return "present"
+    info(f"    cargo install bindgen-cli {BINDGEN_VERSION} (about 2 minutes)")
+    run(["cargo", "install", "--locked", "bindgen-cli", "--version", BINDGEN_VERSION], env=env)
+    return "installed"
+
+
+def which_env(cmd, env):
+    import shutil
+    return shutil.which(cmd, path=env["PATH"])
+
+
+def b4_path():
+    return os.path.join(CACHE, "b4-venv", "bin", "b4")
+
+
+def ensure_b4():
+    """b4 0.14.2 from PyPI in a venv of its own (bookworm's 0.12 lacks `prep --check`)."""
+    if os.path.exists(b4_path()):
+        out = subprocess.run([b4_path(), "--version"], capture_output=True, text=True)
+        m = re.search(r"(\d+)\.(\d+)", out.stdout + out.stderr)
+        if m and (int(m.group(1)), int(m.group(2))) >= (0, 14):
+            return "present"
+    venv = os.path.dirname(os.path.dirname(b4_path()))
+    info(f"    pip install b4==0.14.2 into {venv}")
+    run([sys.executable, "-m", "venv", venv], capture=True)
+    run([os.path.join(venv, "bin", "pip"), "install", "-q", "b4==0.14.2"], capture=True)
+    return "installed"
+
+
+def llvm_major(cmd, env):
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True).stdout
+    m = re.search(r"LLVM version:? (\d+)", out) or re.search(r"clang version (\d+)", out)
+    return int(m.group(1)) if m else None
+
+
+def inline_helpers_report():
+    env = kernel_env()
+    rust = llvm_major(["rustc", "--version", "--verbose"], env)
+    clang = llvm_major([f"clang{LLVM_SUFFIX}", "--version"], env)
+    if rust and rust == clang:
+        return True, f"CONFIG_RUST_INLINE_HELPERS possible: rustc and clang both use LLVM {rust}"
+    return False, (f"CONFIG_RUST_INLINE_HELPERS NOT possible: rustc uses LLVM {rust}, "
+                   f"clang{LLVM_SUFFIX} uses LLVM {clang}; they must be equal")
+
+
+def setup():
+    """Installs what is missing and says what it did. Raises naming a missing piece."""
+    if not which("rustc", ) and not which_env("rustc", kernel_env()):
+        raise SeriesError("rustc is missing: install rustup's Rust 1.95 (rustc, cargo, "
+                          "clippy, rustfmt) first")
+    miss = missing_apt()
+    if miss:
+        info(f"    apt-get install {' '.join(APT_PACKAGES)} (missing: {', '.join(miss)})")
+        apt_update()
+        run(sudo() + ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y",
+                      "-q", "--no-install-recommends"] + APT_PACKAGES, capture=True)
+        still = missing_apt()
+        if still:
+            raise SeriesError(f"still missing after apt-get install: {', '.join(still)}")
+    else:
+        info("    apt packages: present")
+    info(f"    rust-src {RUST_SRC_DEB.split('=')[1]}: {ensure_rust_src()}")
+    info(f"    bindgen-cli {BINDGEN_VERSION}: {ensure_bindgen()}")
+    info(f"    b4 >= 0.14: {ensure_b4()}")
+    ok, why = inline_helpers_report()
+    info("    " + why)
+    return ok

@@ -1,0 +1,157 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Tests of the `series` format and of `apply` on a small git base tree."""
+
+import os
+import subprocess
+import tempfile
+import unittest
+
+from seriestool import apply, seriesfile
+from seriestool.common import SeriesError
+
+BODY = "Explain the change.\n\nAssisted-by: LLM"
+
+
+def sh(cmd, cwd, input=None):
+    return subprocess.run(cmd, cwd=cwd, input=input, text=True, check=True,
+                          capture_output=True).stdout
+
+
+def write(root, path, text):
+    full = os.path.join(root, path)
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    with open(full, "w") as f:
+        f.write(text)
+
+
+def udiff(path, old, new):
+    """A unified diff of `path` from text `old` to text `new`, made by git."""
+    with tempfile.TemporaryDirectory() as d:
+        write(d, "a/" + path, old)
+        write(d, "b/" + path, new)
+        res = subprocess.run(["git", "diff", "--no-index", "--no-prefix", "a/" + path,
+                              "b/" + path], cwd=d, text=True, capture_output=True)
+    out = res.stdout.replace("--- a/a/", "--- a/").replace("+++ b/b/", "+++ b/")
+    return out.replace(f"diff --git a/a/{path} b/b/{path}", f"diff --git a/{path} b/{path}")
+
+
+class Fixture(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.base_dir = os.path.join(self.tmp.name, "linux")
+        self.src = os.path.join(self.tmp.name, "project")
+        os.makedirs(self.base_dir)
+        os.makedirs(self.src)
+        write(self.base_dir, "MAINTAINERS", "A\nB\nC\n")
+        write(self.base_dir, "rust/helpers/helpers.c", "#include \"a.c\"\n#include \"c.c\"\n")
+        sh(["git", "init", "-q", "-b", "base"], self.base_dir)
+        sh(["git", "add", "-A"], self.base_dir)
+        sh(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "base"],
+           self.base_dir)
+        self.base = sh(["git", "rev-parse", "HEAD"], self.base_dir).strip()
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def build(self, series):
+        return apply.build_commits(self.base_dir, self.base, series, self.src,
+                                   author=("T", "t@t"), date="2026-01-01T00:00:00Z")
+
+    def show(self, commit, path):
+        return sh(["git", "show", f"{commit}:{path}"], self.base_dir)
+
+
+class ApplyTest(Fixture):
+    def test_new_file_changed_again_and_upstream_file_twice(self):
+        v1 = "fn a() {}\n"
+        final = "fn a() {}\nfn b() {}\n"
+        write(self.src, "rust/kernel/foo.rs", final)
+        helpers_final = "#include \"a.c\"\n#include \"b.c\"\n#include \"c.c\"\n#include \"d.c\"\n"
+        helpers_mid = "#include \"a.c\"\n#include \"b.c\"\n#include \"c.c\"\n"
+        base_helpers = "#include \"a.c\"\n#include \"c.c\"\n"
+        write(self.src, "rust/helpers/helpers.c.patch",
+              udiff("rust/helpers/helpers.c", base_helpers, helpers_final))
+        d2 = udiff("rust/kernel/foo.rs", v1, final) + udiff(
+            "rust/helpers/helpers.c", helpers_mid, helpers_final)
+        text = ("Cover: the cover\n\nCover text.\n\n"
+                f"Patch: rust: foo: add a\n\n{BODY}\n\nFiles:\n"
+                "    rust/kernel/foo.rs\n    rust/helpers/helpers.c.patch\n\n"
+                f"Patch: rust: foo: add b\n\n{BODY}\n\nDiff:\n{d2}")
+        write(self.src, "series", text)
+        s = apply.load(self.src)
+        c1, c2 = self.build(s)
+        self.assertEqual(self.show(c1, "rust/kernel/foo.rs"), v1)
+        self.assertEqual(self.show(c1, "rust/helpers/helpers.c"), helpers_mid)
+        self.assertEqual(self.show(c2, "rust/kernel/foo.rs"), final)
+        self.assertEqual(self.show(c2, "rust/helpers/helpers.c"), helpers_final)
+        self.assertEqual(self.show(c2, "MAINTAINERS"), "A\nB\nC\n")
+        msg = sh(["git", "log", "-1", "--format=%B", c1], self.base_dir)
+        self.assertEqual(msg.strip(), "rust: foo: add a\n\n" + BODY)
+        # The same inputs give the same commits (bisect and incremental builds rely on it).
+        self.assertEqual(self.build(s), [c1, c2])
+
+    def test_stray_file_is_an_error(self):
+        write(self.src, "rust/kernel/foo.rs", "x\n")
+        write(self.src, "rust/kernel/bar.rs", "y\n")
+        write(self.src, "series", f"Cover: c\n\nPatch: rust: foo: add\n\n{BODY}\n\n"
+                                  "Files:\n    rust/kernel/foo.rs\n")
+        with self.assertRaisesRegex(SeriesError, "rust/kernel/bar.rs"):
+            self.build(apply.load(self.src))
+
+    def test_copy_of_upstream_file_is_an_error(self):
+        write(self.src, "MAINTAINERS", "A\nB\nC\nD\n")
+        write(self.src, "series", f"Cover: c\n\nPatch: rust: foo: add\n\n{BODY}\n\n"
+                                  "Files:\n    MAINTAINERS\n")
+        with self.assertRaisesRegex(SeriesError, "MAINTAINERS.patch"):
+            self.build(apply.load(self.src))
+
+    def test_patch_that_does_not_apply_names_patch_and_file(self):
+        write(self.src, "MAINTAINERS.patch", udiff("MAINTAINERS", "X\nB\nC\n", "X\nB\nC\nD\n"))
+        write(self.src, "series", f"Cover: c\n\nPatch: rust: foo: add\n\n{BODY}\n\n"
+                                  "Files:\n    MAINTAINERS.patch\n")
+        with self.assertRaisesRegex(SeriesError, r"patch 1 .*MAINTAINERS.patch does not apply"):
+            self.build(apply.load(self.src))
+
+    def test_stale_diff_is_reported(self):
+        write(self.src, "rust/kernel/foo.rs", "final\n")
+        stale = udiff("rust/kernel/foo.rs", "one\n", "two\n")
+        write(self.src, "series", f"Cover: c\n\nPatch: rust: foo: add\n\n{BODY}\n\n"
+                                  "Files:\n    rust/kernel/foo.rs\n\n"
+                                  f"Patch: rust: foo: change\n\n{BODY}\n\nDiff:\n{stale}")
+        with self.assertRaisesRegex(SeriesError, "patch 2 .*Diff: does not match"):
+            self.build(apply.load(self.src))
+
+
+class FormatTest(unittest.TestCase):
+    def parse(self, text):
+        return seriesfile.parse(text)
+
+    def test_requires_assisted_by_and_no_signoff(self):
+        with self.assertRaisesRegex(seriesfile.FormatError, "Assisted-by"):
+            self.parse("Cover: c\n\nPatch: rust: a: b\n\nBody.\n\nFiles:\n    x.rs\n")
+        with self.assertRaisesRegex(seriesfile.FormatError, "Signed-off-by"):
+            self.parse("Cover: c\n\nPatch: rust: a: b\n\nBody.\n\nAssisted-by: LLM\n"
+                       "Signed-off-by: A <a@b>\n\nFiles:\n    x.rs\n")
+
+    def test_subject_and_diff_rules(self):
+        with self.assertRaisesRegex(seriesfile.FormatError, "subsys: summary"):
+            self.parse(f"Cover: c\n\nPatch: Add stuff\n\n{BODY}\n\nFiles:\n    x.rs\n")
+        with self.assertRaisesRegex(seriesfile.FormatError, "no earlier patch"):
+            self.parse(f"Cover: c\n\nPatch: rust: a: b\n\n{BODY}\n\nDiff:\n"
+                       "--- a/x.rs\n+++ b/x.rs\n@@ -1 +1 @@\n-a\n+b\n")
+        with self.assertRaisesRegex(seriesfile.FormatError, "already brought in"):
+            self.parse(f"Cover: c\n\nPatch: rust: a: b\n\n{BODY}\n\nFiles:\n    x.rs\n\n"
+                       f"Patch: rust: a: c\n\n{BODY}\n\nFiles:\n    x.rs\n")
+
+    def test_parse_fields(self):
+        s = self.parse(f"Cover: the title\n\nLine one.\n\nPatch: rust: a: b\n\n{BODY}\n\n"
+                       "Files:\n    x.rs\n    MAINTAINERS.patch\n")
+        self.assertEqual(s.cover_subject, "the title")
+        self.assertEqual(s.cover_body, "Line one.")
+        (p,) = s.patches
+        self.assertEqual(p.files, ["x.rs", "MAINTAINERS.patch"])
+        self.assertEqual(p.message, "rust: a: b\n\n" + BODY + "\n")
+
+
+if __name__ == "__main__":
+    unittest.main()

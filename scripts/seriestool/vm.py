@@ -1,0 +1,220 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Boots a built kernel under QEMU (TCG) with a busybox initramfs and runs the
+in-VM tests; results come back over the serial console."""
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+
+from . import build
+from .common import CACHE, TOOL, SeriesError, fmt_secs, info, run
+
+VMTESTS = os.path.join(TOOL, "vmtests")
+QEMU = "qemu-system-x86_64"
+BOOT_TIMEOUT = 900
+
+# Console lines that mean the kernel complained: any of them fails the run.
+SPLAT_PATTERNS = [
+    r"\bBUG: ", r"\bWARNING: ", r"------------\[ cut here \]------------", r"\bOops\b",
+    r"Kernel panic", r"general protection fault", r"KASAN: ", r"UBSAN: ",
+    r"possible circular locking dependency", r"possible recursive locking",
+    r"inconsistent lock state", r"suspicious RCU usage", r"rcu: INFO: .*detected stalls",
+    r"RCU Stall", r"INFO: task .* blocked for more than", r"Call Trace:",
+    r"unreferenced object", r"kernel BUG at", r"rust_kernel: panicked at", r"\bpanicked at\b",
+]
+SPLAT_RE = re.compile("|".join(SPLAT_PATTERNS))
+BEGIN_RE = re.compile(r"^SERIES-TEST-BEGIN (\S+)")
+END_RE = re.compile(r"^SERIES-TEST-END (\S+) (-?\d+) (\d+)")
+
+
+def splats(console):
+    """Console lines that are kernel splats."""
+    return [l for l in console.splitlines() if SPLAT_RE.search(l)]
+
+
+def parse_results(console):
+    """[(test, passed, seconds)] from the markers the VM's init prints."""
+    results = []
+    for line in console.splitlines():
+        m = END_RE.search(line)
+        if m:
+            results.append((m.group(1), m.group(2) == "0", int(m.group(3))))
+    return results
+
+
+def available_tests():
+    return sorted(f[:-3] for f in os.listdir(VMTESTS)
+                  if f.endswith(".sh") and not f.startswith("lib"))
+
+
+def copy_with_libs(binary, root):
+    """Copies a dynamically linked binary and the libraries ldd lists."""
+    shutil.copy2(binary, os.path.join(root, "bin", os.path.basename(binary)))
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        m = re.search(r"(/\S+) \(0x", line)
+        if not m:
+            continue
+        lib = m.group(1)
+        dest = os.path.join(root, lib.lstrip("/"))
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copy(os.path.realpath(lib), dest)
+
+
+def make_initramfs(tree, bdir, out):
+    """Writes a newc cpio with busybox, fio, the modules and the VM tests."""
+    with tempfile.TemporaryDirectory(dir=CACHE) as root:
+        for d in ("bin", "sbin", "dev", "proc", "sys", "tmp", "etc", "lib", "lib64", "mnt",
+                  "tests", "usr/bin", "usr/sbin"):
+            os.makedirs(os.path.join(root, d), exist_ok=True)
+        busybox = shutil.which("busybox")
+        if not busybox:
+            raise SeriesError("busybox is missing: run `scripts/series setup`")
+        shutil.copy2(busybox, os.path.join(root, "bin", "busybox"))
+        fio = shutil.which("fio")
+        if not fio:
+            raise SeriesError("fio is missing: run `scripts/series setup`")
+        copy_with_libs(fio, root)
+        shutil.copy2(os.path.join(TOOL, "vm", "init"), os.path.join(root, "init"))
+        os.chmod(os.path.join(root, "init"), 0o755)
+        for f in os.listdir(VMTESTS):
+            shutil.copy2(os.path.join(VMTESTS, f), os.path.join(root, "tests", f))
+        build.modules_install(tree, bdir, root)
+        with open(out, "wb") as f:
+            files = subprocess.run(["find", "."], cwd=root, capture_output=True,
+                                   check=True).stdout
+            subprocess.run(["cpio", "--quiet", "-o", "-H", "newc"], cwd=root, input=files,
+                           stdout=f, check=True)
+    return out
+
+
+def qemu_cmd(kernel, initrd, append, disks=(), smp=2, mem=2048):
+    cmd = [QEMU, "-nodefaults", "-nographic", "-no-reboot", "-machine", "pc",
+           "-accel", "tcg,thread=multi", "-smp", str(smp), "-m", str(mem),
+           "-bios", "/usr/share/qemu/qboot.rom", "-serial", "stdio", "-monitor", "none",
+           "-kernel", kernel, "-initrd", initrd, "-append", append]
+    if disks:
+        cmd += ["-device", "nvme,id=nvme0,serial=rseries0"]
+        for i, img in enumerate(disks):
+            cmd += ["-drive", f"file={img},if=none,id=nvm{i},format=raw",
+                    "-device", f"nvme-ns,drive=nvm{i},bus=nvme0,nsid={i + 1}"]
+    return cmd
+
+
+def boot(tree, bdir, *, tests=(), extra_append="", timeout=BOOT_TIMEOUT, log_path=None,
+         nvme_namespaces=2, echo=False):
+    """Boots the kernel of `bdir`, runs `tests` in it and returns the console text.
+    QEMU is always terminated, on timeout too."""
+    kernel = build.image(bdir)
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        initrd = make_initramfs(tree, bdir, os.path.join(tmp, "initramfs.cpio"))
+        disks = []
+        for i in range(nvme_namespaces):
+            img = os.path.join(tmp, f"nvme{i}.img")
+            with open(img, "wb") as f:
+                f.truncate(128 << 20)
+            disks.append(img)
+        append = ("console=ttyS0 panic=-1 rdinit=/init loglevel=6 "
+                  f"series.tests={','.join(tests) or 'none'} {extra_append}").strip()
+        cmd = qemu_cmd(kernel, initrd, append, disks)
+        log_path = log_path or os.path.join(bdir, "console.log")
+        start = time.monotonic()
+        timed_out = False
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL)
+            try:
+                timed_out = _pump(proc, log, start, timeout, echo)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                proc.wait()
+        with open(log_path, errors="replace") as f:
+            console = f.read()
+    took = time.monotonic() - start
+    if timed_out:
+        raise SeriesError(f"the VM did not finish within {timeout}s (killed); console in "
+                          f"{log_path}. Last lines:\n" + "\n".join(console.splitlines()[-15:]))
+    if "SERIES-DONE" not in console:
+        raise SeriesError(f"the VM stopped before its tests finished (after {fmt_secs(took)});"
+                          f" console in {log_path}. Last lines:\n"
+                          + "\n".join(console.splitlines()[-20:]))
+    return console, took
+
+
+def _pump(proc, log, start, timeout, echo):
+    """Copies QEMU's console to `log` until it exits; True on timeout."""
+    import selectors
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    buf = b""
+    while True:
+        left = timeout - (time.monotonic() - start)
+        if left <= 0:
+            return True
+        if not sel.select(timeout=min(left, 5)):
+            continue
+        chunk = os.read(proc.stdout.fileno(), 65536)
+        if not chunk:
+            return False
+        text = chunk.decode(errors="replace").replace("\r", "")
+        log.write(text)
+        log.flush()
+        buf += chunk
+        for line in text.splitlines():
+            if echo or BEGIN_RE.search(line):
+                m = BEGIN_RE.search(line)
+                info(f"    [vm {fmt_secs(time.monotonic() - start)}] running {m.group(1)}"
+                     if m else "    " + line)
+
+
+def vmtest(tree, profile="vm", tests=None, timeout=BOOT_TIMEOUT):
+    """Runs the VM tests; returns (passed, failed) after printing a line per test."""
+    bdir = build.build_dir(profile)
+    names = tests or available_tests()
+    unknown = [t for t in names if t not in available_tests()]
+    if unknown:
+        raise SeriesError(f"unknown VM tests: {', '.join(unknown)}; known: "
+                          f"{', '.join(available_tests())}")
+    log_path = os.path.join(bdir, "vmtest-console.log")
+    console, took = boot(tree, bdir, tests=names, timeout=timeout, log_path=log_path)
+    results = {name: (ok, secs) for name, ok, secs in parse_results(console)}
+    passed = failed = 0
+    for name in names:
+        if name not in results:
+            info(f"FAIL {name}: no result (see {log_path})")
+            failed += 1
+            continue
+        ok, secs = results[name]
+        info(f"{'PASS' if ok else 'FAIL'} {name} ({secs}s)")
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+            info(test_output(console, name))
+    found = splats(console)
+    if found:
+        failed += 1
+        info(f"FAIL kernel-splats: {len(found)} splat line(s) in {log_path}:")
+        for l in found[:20]:
+            info("    " + l)
+    else:
+        passed += 1
+        info("PASS kernel-splats (no BUG/WARNING/KASAN/lockdep/RCU stall in the console)")
+    info(f"vmtest[{profile}]: {passed} passed, {failed} failed (VM ran {fmt_secs(took)})")
+    return passed, failed
+
+
+def test_output(console, name):
+    lines, inside = [], False
+    for line in console.splitlines():
+        if BEGIN_RE.search(line) and name in line:
+            inside = True
+        elif END_RE.search(line) and name in line:
+            break
+        elif inside:
+            lines.append("    | " + line)
+    return "\n".join(lines[-40:])

@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: GPL-2.0
+# Helpers sourced by the VM tests. A test fails by exiting non-zero.
+
+fail() {
+	echo "FAIL: $*"
+	exit 1
+}
+
+# wait_dev DEV: waits up to 10 s for a block device node.
+wait_dev() {
+	for _ in $(seq 100); do
+		[ -b "$1" ] && return 0
+		sleep 0.1
+	done
+	fail "$1 did not appear"
+}
+
+# fio_verify DEV SIZE [fio options...]: writes SIZE bytes of random blocks with
+# checksummed headers through io_uring and O_DIRECT, reads them back and
+# verifies every block. Returns fio's exit code.
+fio_verify() {
+	dev=$1 size=$2
+	shift 2
+	fio --name=verify --filename="$dev" --ioengine=io_uring --direct=1 \
+		--rw=randwrite --bs=4k --iodepth=16 --size="$size" --verify=crc32c \
+		--do_verify=1 --verify_fatal=1 --randrepeat=0 --norandommap=0 \
+		--output-format=terse --terse-version=3 "$@" > /tmp/fio.out 2>&1
+	rc=$?
+	[ $rc -ne 0 ] && tail -5 /tmp/fio.out
+	return $rc
+}
+
+# fio_io DEV SIZE: random mixed I/O with no data check; fails on any I/O error
+# or when fewer than SIZE bytes were transferred.
+fio_io() {
+	dev=$1 size=$2
+	fio --name=io --filename="$dev" --ioengine=io_uring --direct=1 --rw=randrw \
+		--bs=4k --iodepth=16 --size="$size" --io_size="$size" \
+		--output-format=terse --terse-version=3 > /tmp/fio.out 2>&1 ||
+		{ tail -5 /tmp/fio.out; return 1; }
+	# Terse v3: field 6 is read KiB, field 47 write KiB.
+	kib=$(awk -F';' '{print $6 + $47}' /tmp/fio.out)
+	[ "$kib" -ge $(( $(numfmt_k "$size") )) ] ||
+		{ echo "fio moved ${kib} KiB, expected $size"; return 1; }
+}
+
+# numfmt_k 64M -> 65536 (KiB)
+numfmt_k() {
+	case $1 in
+	*G) echo $(( ${1%G} * 1024 * 1024 )) ;;
+	*M) echo $(( ${1%M} * 1024 )) ;;
+	*K) echo "${1%K}" ;;
+	esac
+}
