@@ -3,7 +3,6 @@
 
 import os
 import re
-import shutil
 import subprocess
 
 from . import build
@@ -60,18 +59,25 @@ def rust_warnings(log):
     return out
 
 
-def clippy(tree, profile="vm"):
-    """A CLIPPY=1 build in a copy of the profile's build dir (so the normal
-    build stays incremental); returns the Rust warnings."""
-    src = build.build_dir(profile)
-    bdir = src + "-clippy"
-    if not os.path.exists(os.path.join(bdir, ".config")) and os.path.exists(
-            os.path.join(src, ".config")):
-        info(f"    seeding {bdir} from {src}")
-        shutil.copytree(src, bdir, symlinks=True, dirs_exist_ok=True)
+def rust_dirs(tree, base, branch="series"):
+    """The directories with Rust code the series touches, plus the Rust core."""
+    dirs = {"rust/", "drivers/block/rnull/"}
+    changed = git(["diff", "--name-only", f"{base}..{branch}"], tree).split()
+    for path in changed:
+        if path.endswith(".rs") and path.startswith(("drivers/", "samples/")):
+            dirs.add(os.path.dirname(path) + "/")
+    return sorted(dirs)
+
+
+def clippy(tree, base, profile="vm"):
+    """A CLIPPY=1 build of the Rust directories in a build dir of its own (so
+    the normal build stays incremental); returns the Rust warnings."""
+    bdir = build.build_dir(profile) + "-clippy"
     build.configure(tree, bdir, profile)
     log = os.path.join(bdir, "clippy.log")
-    rc = stream_with_progress(build.make_cmd(tree, bdir, "all", extra=("CLIPPY=1",)),
+    targets = rust_dirs(tree, base)
+    info(f"    make CLIPPY=1 {' '.join(targets)} in {bdir}")
+    rc = stream_with_progress(build.make_cmd(tree, bdir, *targets, extra=("CLIPPY=1",)),
                               cwd=tree, env=kernel_env(), log_path=log, label="clippy",
                               match=build.MAKE_STEP.match)
     warnings = rust_warnings(log)

@@ -123,7 +123,7 @@ def static_checks(checkout, base, series, commits, *, clippy=True):
         holder = {}
 
         def clip():
-            warnings, cdir = check_mod.clippy(checkout)
+            warnings, cdir = check_mod.clippy(checkout, base)
             holder["bdir"] = cdir
             return warnings
         results.append(check_mod.run_check("CLIPPY=1 build without warnings", clip))

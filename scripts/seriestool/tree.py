@@ -24,7 +24,7 @@ def kernel_version(makefile_text):
 
 def debian_tree():
     """Debian's linux-source-7.3, unpacked once and committed as the base."""
-    marker = os.path.join(DEBIAN_TREE, ".git", "series-base")
+    marker = os.path.join(DEBIAN_TREE, ".git", "rust-series-base.txt")
     if os.path.exists(marker):
         with open(marker) as f:
             return DEBIAN_TREE, f.read().strip()

@@ -117,7 +117,7 @@ def boot(tree, bdir, *, tests=(), extra_append="", timeout=BOOT_TIMEOUT, log_pat
             with open(img, "wb") as f:
                 f.truncate(128 << 20)
             disks.append(img)
-        append = ("console=ttyS0 panic=-1 rdinit=/init loglevel=6 "
+        append = ("console=ttyS0 panic=-1 rdinit=/init loglevel=7 "
                   f"series.tests={','.join(tests) or 'none'} {extra_append}").strip()
         cmd = qemu_cmd(kernel, initrd, append, disks)
         log_path = log_path or os.path.join(bdir, "console.log")

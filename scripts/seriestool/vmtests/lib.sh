@@ -26,7 +26,7 @@ fio_verify() {
 		--do_verify=1 --verify_fatal=1 --randrepeat=0 --norandommap=0 \
 		--output-format=terse --terse-version=3 "$@" > /tmp/fio.out 2>&1
 	rc=$?
-	[ $rc -ne 0 ] && tail -5 /tmp/fio.out
+	[ $rc -ne 0 ] && grep -v "^3;" /tmp/fio.out | head -4
 	return $rc
 }
 
