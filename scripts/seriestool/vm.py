@@ -4,6 +4,7 @@ in-VM tests; results come back over the serial console."""
 
 import os
 import re
+import selectors
 import shutil
 import subprocess
 import tempfile
@@ -147,10 +148,9 @@ def boot(tree, bdir, *, tests=(), extra_append="", timeout=BOOT_TIMEOUT, log_pat
 
 def _pump(proc, log, start, timeout, echo):
     """Copies QEMU's console to `log` until it exits; True on timeout."""
-    import selectors
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ)
-    buf = b""
+    pending = ""
     while True:
         left = timeout - (time.monotonic() - start)
         if left <= 0:
@@ -163,12 +163,13 @@ def _pump(proc, log, start, timeout, echo):
         text = chunk.decode(errors="replace").replace("\r", "")
         log.write(text)
         log.flush()
-        buf += chunk
-        for line in text.splitlines():
-            if echo or BEGIN_RE.search(line):
-                m = BEGIN_RE.search(line)
-                info(f"    [vm {fmt_secs(time.monotonic() - start)}] running {m.group(1)}"
-                     if m else "    " + line)
+        *lines, pending = (pending + text).split("\n")
+        for line in lines:
+            m = BEGIN_RE.search(line)
+            if m:
+                info(f"    [vm {fmt_secs(time.monotonic() - start)}] running {m.group(1)}")
+            elif echo:
+                info("    " + line)
 
 
 def vmtest(tree, profile="vm", tests=None, timeout=BOOT_TIMEOUT):

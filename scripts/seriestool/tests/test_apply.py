@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 import unittest
 
-from seriestool import apply, seriesfile
+from seriestool import apply, seriesfile, tree
 from seriestool.common import SeriesError
 
 BODY = "Explain the change.\n\nAssisted-by: LLM"
@@ -120,6 +120,29 @@ class ApplyTest(Fixture):
                                   f"Patch: rust: foo: change\n\n{BODY}\n\nDiff:\n{stale}")
         with self.assertRaisesRegex(SeriesError, "patch 2 .*Diff: does not match"):
             self.build(apply.load(self.src))
+
+
+class UserTreeTest(unittest.TestCase):
+    def make_repo(self, root, patchlevel):
+        write(root, "Makefile", f"VERSION = 7\nPATCHLEVEL = {patchlevel}\nSUBLEVEL = 0\n")
+        sh(["git", "init", "-q"], root)
+        sh(["git", "add", "-A"], root)
+        sh(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "v"],
+           root)
+        return sh(["git", "rev-parse", "HEAD"], root).strip()
+
+    def test_version_gate_and_worktree(self):
+        with tempfile.TemporaryDirectory() as d:
+            old, new, wt = (os.path.join(d, n) for n in ("old", "new", "wt"))
+            self.make_repo(old, 2)
+            with self.assertRaisesRegex(SeriesError, "need 7.3 or later"):
+                tree.user_tree(old)
+            head = self.make_repo(new, 4)
+            from unittest import mock
+            with mock.patch.object(tree, "USER_WORKTREE", wt):
+                checkout, base = tree.user_tree(new)
+            self.assertEqual((checkout, base), (wt, head))
+            self.assertTrue(os.path.exists(os.path.join(wt, "Makefile")))
 
 
 class FormatTest(unittest.TestCase):

@@ -1,0 +1,126 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Tests of the parsing and statistics the subcommands rely on."""
+
+import os
+import unittest
+from unittest import mock
+
+from seriestool import bench, build, check, kunit, mail, vm
+from seriestool.common import SeriesError
+
+
+class VmConsoleTest(unittest.TestCase):
+    def test_splats_are_found(self):
+        console = "\n".join([
+            "[    1.0] null_blk: module loaded",
+            "[    2.0] WARNING: CPU: 1 PID: 80 at block/blk-mq.c:123 foo+0x1/0x2",
+            "[    2.1] BUG: KASAN: slab-use-after-free in bar",
+            "[    3.0] ======================================================",
+            "[    3.1] WARNING: possible circular locking dependency detected",
+            "[    4.0] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:",
+            "[    5.0] rust_kernel: panicked at rust/kernel/lib.rs:1:1:",
+            "memory-backed null_blk: fio verify of 64M passed",
+        ])
+        found = vm.splats(console)
+        self.assertEqual(len(found), 5)
+        self.assertNotIn("fio verify", " ".join(found))
+
+    def test_clean_console_has_no_splats(self):
+        self.assertEqual(vm.splats("[ 0.1] Linux version 7.3.4\nSERIES-DONE\n"), [])
+
+    def test_results_from_markers(self):
+        console = ("SERIES-TEST-BEGIN a\nout\nSERIES-TEST-END a 0 3\n"
+                   "[ 1.0] kernel line\nSERIES-TEST-BEGIN b\nSERIES-TEST-END b 1 7\n")
+        self.assertEqual(vm.parse_results(console), [("a", True, 3), ("b", False, 7)])
+        self.assertIn("out", vm.test_output(console, "a"))
+
+    def test_qemu_always_gets_timeout_free_flags_and_nvme_namespaces(self):
+        cmd = vm.qemu_cmd("bz", "rd", "console=ttyS0", disks=["0.img", "1.img"])
+        self.assertIn("tcg,thread=multi", cmd)
+        self.assertNotIn("kvm", " ".join(cmd))
+        self.assertEqual(sum(1 for a in cmd if a.startswith("nvme-ns,")), 2)
+
+
+class KunitCountTest(unittest.TestCase):
+    def test_counts_nested_cases(self):
+        data = {"name": "main", "sub_groups": [
+            {"name": "suite_a", "test_cases": [{"status": "PASS"}, {"status": "FAIL"}]},
+            {"name": "suite_b", "test_cases": [{"status": "SKIP"}, {"status": "CRASHED"}],
+             "sub_groups": [{"name": "param", "test_cases": [{"status": "PASS"}]}]},
+        ]}
+        passed, failed, skipped, suites = kunit.count(data)
+        self.assertEqual((passed, failed, skipped), (2, 2, 1))
+        self.assertEqual(suites["suite_a"], [1, 1])
+        self.assertEqual(suites["suite_b"], [2, 1])
+
+    def test_our_suites_are_listed(self):
+        self.assertIn("rust_doctests_kernel", kunit.our_suites())
+
+
+class BenchTest(unittest.TestCase):
+    def test_parse_and_summarize(self):
+        lines = []
+        for rep in range(5):
+            lines.append(f"BENCH randread-4k C {rep} {1000 + rep}")
+            lines.append(f"BENCH randread-4k Rust {rep} {1100 + rep * 1.1}")
+        report = bench.summarize(bench.parse("\n".join(lines)), "C", "Rust")
+        (w,) = report["workloads"]
+        self.assertAlmostEqual(w["ratio"], 1.1, places=6)
+        self.assertLess(w["ci_low"], w["ratio"] + 1e-12)
+        self.assertGreater(w["ci_high"], w["ratio"] - 1e-12)
+        self.assertAlmostEqual(report["mean_ratio"], 1.1, places=6)
+        self.assertIn("randread-4k", bench.table(report))
+
+    def test_confidence_interval_widens_with_noise(self):
+        tight = bench.ratio_ci([100] * 6, [101, 99, 100, 100, 101, 99])
+        noisy = bench.ratio_ci([100] * 6, [120, 80, 100, 110, 90, 100])
+        self.assertLess(tight[2] - tight[1], noisy[2] - noisy[1])
+        self.assertEqual(bench.t95(4), 2.776)
+
+    def test_missing_side_is_an_error(self):
+        with self.assertRaises(SeriesError):
+            bench.summarize(bench.parse("BENCH w C 0 1\n"), "C", "Rust")
+
+
+class BuildConfigTest(unittest.TestCase):
+    def test_unmet_options(self):
+        config = "CONFIG_RUST=y\n# CONFIG_KUNIT_DEFAULT_ENABLED is not set\nCONFIG_PCI=y\n"
+        self.assertEqual(build.unmet(config, ["CONFIG_RUST=y", "CONFIG_PCI=y"]), [])
+        self.assertEqual(build.unmet(config, ["CONFIG_KASAN=y"]), ["CONFIG_KASAN=y"])
+        self.assertEqual(build.unmet("CONFIG_X=y\n", ["# CONFIG_X is not set"]),
+                         ["# CONFIG_X is not set"])
+
+    def test_profiles_include_inline_helpers_unless_asked(self):
+        for profile in build.PROFILES:
+            self.assertIn("CONFIG_RUST_INLINE_HELPERS=y", build.fragment_lines(profile))
+        self.assertIn("# CONFIG_RUST_INLINE_HELPERS is not set",
+                      build.fragment_lines("vm", inline_helpers=False))
+        self.assertNotEqual(build.build_dir("vm"), build.build_dir("vm", False))
+
+    def test_debug_profile_adds_checkers(self):
+        lines = build.fragment_lines("debug")
+        for opt in ("CONFIG_KASAN=y", "CONFIG_PROVE_LOCKING=y", "CONFIG_DEBUG_ATOMIC_SLEEP=y"):
+            self.assertIn(opt, lines)
+
+
+class UnsafeScanTest(unittest.TestCase):
+    def test_code_not_comments(self):
+        text = ("// SAFETY: unsafe in a comment is fine\n"
+                "let x = 1; // no bindings:: here either\n"
+                "let s = \"// not a comment\"; unsafe { f() }\n"
+                "use kernel::bindings::foo;\n")
+        hits = check.unsafe_hits("drivers/x.rs", text)
+        self.assertEqual([h.split(":")[1] for h in hits], ["3", "4"])
+
+
+class SubmitterTest(unittest.TestCase):
+    def test_from_environment(self):
+        with mock.patch.dict(os.environ, {"SERIES_SUBMITTER": "Jane Doe <jane@example.org>"}):
+            self.assertEqual(mail.submitter(), ("Jane Doe", "jane@example.org"))
+        with mock.patch.dict(os.environ, {"SERIES_SUBMITTER": "no email"}):
+            with self.assertRaises(SeriesError):
+                mail.submitter()
+
+
+if __name__ == "__main__":
+    unittest.main()
