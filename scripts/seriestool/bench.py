@@ -95,6 +95,7 @@ def add_arguments(sp):
     sp.add_argument("name", nargs="?", help=f"benchmark: {', '.join(available()) or 'none yet'}")
     sp.add_argument("--json", help="also write the report as JSON to this file")
     sp.add_argument("--reps", type=int, default=5, help="repetitions per side (default 5)")
+    sp.add_argument("--runtime", type=int, default=3, help="seconds per fio run (default 3)")
     sp.add_argument("--timeout", type=int, default=3600)
 
 
@@ -103,8 +104,11 @@ def main(tree, args):
         raise SeriesError(f"name a benchmark: {', '.join(available()) or 'none yet'}")
     bdir = build.build(tree, "vm")
     console, _ = vm.boot(tree, bdir, tests=[f"bench:{args.name}"],
-                         extra_append=f"series.reps={args.reps}", timeout=args.timeout,
+                         extra_append=f"series.reps={args.reps} series.runtime={args.runtime}", timeout=args.timeout,
                          log_path=os.path.join(bdir, f"bench-{args.name}.log"))
+    for line in console.splitlines():
+        if line.startswith("BENCH-CONFIG "):
+            info("    " + line[len("BENCH-CONFIG "):])
     report = summarize(parse(console), "C", "Rust")
     info(table(report))
     if args.json:

@@ -81,8 +81,10 @@ def make_initramfs(tree, bdir, out):
         copy_with_libs(fio, root)
         shutil.copy2(os.path.join(TOOL, "vm", "init"), os.path.join(root, "init"))
         os.chmod(os.path.join(root, "init"), 0o755)
-        for f in os.listdir(VMTESTS):
-            shutil.copy2(os.path.join(VMTESTS, f), os.path.join(root, "tests", f))
+        for src, dest in ((VMTESTS, "tests"), (os.path.join(TOOL, "bench"), "bench")):
+            os.makedirs(os.path.join(root, dest), exist_ok=True)
+            for f in os.listdir(src):
+                shutil.copy2(os.path.join(src, f), os.path.join(root, dest, f))
         build.modules_install(tree, bdir, root)
         with open(out, "wb") as f:
             files = subprocess.run(["find", "."], cwd=root, capture_output=True,

@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: GPL-2.0
+# A/B: C null_blk (side C) against rnull (side Rust), both configured alike:
+# 4 GiB, 4k blocks, one hardware queue of depth 256, irqmode 0, no data kept,
+# no I/O scheduler. Sides alternate within every repetition (which one goes
+# first alternates too). Prints BENCH <workload> <side> <rep> <IOPS>.
+. /tests/lib.sh
+
+arg() { sed -n "s/.*series\.$1=\([0-9]*\).*/\1/p" /proc/cmdline; }
+reps=$(arg reps); reps=${reps:-5}
+runtime=$(arg runtime); runtime=${runtime:-3}
+
+modprobe null_blk nr_devices=1 gb=4 bs=4096 irqmode=0 memory_backed=0 no_sched=1 \
+	submit_queues=1 hw_queue_depth=256 || fail "modprobe null_blk"
+modprobe rnull_mod || fail "modprobe rnull_mod"
+cfg=/sys/kernel/config/rnull/rnullb0
+mkdir $cfg && echo 4096 > $cfg/size && echo 4096 > $cfg/blocksize &&
+	echo 0 > $cfg/irqmode && echo 1 > $cfg/power || fail "rnull configfs"
+wait_dev /dev/nullb0
+wait_dev /dev/rnullb0
+for d in nullb0 rnullb0; do
+	echo none > /sys/block/$d/queue/scheduler || fail "scheduler none on $d"
+	echo "BENCH-CONFIG $d: hw queues $(ls /sys/block/$d/mq | wc -l)," \
+		"nr_requests $(cat /sys/block/$d/queue/nr_requests)," \
+		"scheduler '$(cat /sys/block/$d/queue/scheduler)'," \
+		"block size $(cat /sys/block/$d/queue/logical_block_size)," \
+		"sectors $(cat /sys/block/$d/size)"
+done
+echo "BENCH-CONFIG fio: io_uring, O_DIRECT, ${runtime}s per run, $reps repetitions"
+
+# run DEV RW BS QD JOBS: prints the IOPS of one fio run (read + write).
+run() {
+	fio --name=b --filename="$1" --ioengine=io_uring --direct=1 --rw="$2" --bs="$3" \
+		--iodepth="$4" --numjobs="$5" --group_reporting --time_based \
+		--runtime="$runtime" --output-format=terse --terse-version=3 |
+		awk -F';' '{ printf "%.0f\n", $8 + $49 }'
+}
+
+for rw in randread randwrite; do
+for qd in 1 32 128; do
+for bs in 4k 64k; do
+for jobs in 1 2; do
+	wl=$rw-$bs-qd$qd-j$jobs
+	rep=0
+	while [ $rep -lt "$reps" ]; do
+		if [ $((rep % 2)) -eq 0 ]; then order="C Rust"; else order="Rust C"; fi
+		for side in $order; do
+			if [ $side = C ]; then dev=/dev/nullb0; else dev=/dev/rnullb0; fi
+			iops=$(run $dev $rw $bs $qd $jobs)
+			[ -n "$iops" ] || fail "fio failed on $dev ($wl)"
+			echo "BENCH $wl $side $rep $iops"
+		done
+		rep=$((rep + 1))
+	done
+done
+done
+done
+done
