@@ -6,7 +6,7 @@ import re
 import subprocess
 
 from . import build
-from .common import SeriesError, git, info, kernel_env, run, stream_with_progress, tail
+from .common import SeriesError, git, info, kernel_env, stream_with_progress, tail
 
 UNSAFE_RE = re.compile(r"\bunsafe\b|\bbindings::")
 RUST_WARNING_RE = re.compile(r"^(warning|error)(\[\w+\])?: ")

@@ -3,6 +3,7 @@
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
@@ -152,7 +153,6 @@ def tool_tests():
                           os.path.join(TOOL, "tests"), "-t", os.path.dirname(TOOL)],
                          capture_output=True, text=True)
     out = res.stderr
-    import re
     m = re.search(r"Ran (\d+) tests?", out)
     ran = int(m.group(1)) if m else 0
     fm = re.search(r"FAILED \((?:failures=(\d+))?(?:, )?(?:errors=(\d+))?", out)
@@ -227,10 +227,9 @@ def _has_identity():
 
 def do_run(args):
     """For a new user: everything up to a booted kernel with the drivers working."""
-    for name, fn in (("setup", lambda: setup_mod.setup()),):
-        done = step(name)
-        fn()
-        done()
+    done = step("setup")
+    setup_mod.setup()
+    done()
     done = step("tree")
     checkout, base = tree_mod.tree(args.tree) if args.tree else tree_mod.current()
     done()

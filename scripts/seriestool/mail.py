@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import tempfile
 
-from .common import CACHE, REPO, SeriesError, git, info
+from .common import CACHE, REPO, SeriesError, git
 
 
 def submitter():

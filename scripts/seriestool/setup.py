@@ -4,6 +4,7 @@
 import glob
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -109,7 +110,6 @@ def ensure_bindgen():
 
 
 def which_env(cmd, env):
-    import shutil
     return shutil.which(cmd, path=env["PATH"])
 
 
@@ -149,7 +149,7 @@ def inline_helpers_report():
 
 def setup():
     """Installs what is missing and says what it did. Raises naming a missing piece."""
-    if not which("rustc", ) and not which_env("rustc", kernel_env()):
+    if not which_env("rustc", kernel_env()):
         raise SeriesError("rustc is missing: install rustup's Rust 1.95 (rustc, cargo, "
                           "clippy, rustfmt) first")
     miss = missing_apt()

@@ -11,7 +11,7 @@ import tempfile
 import time
 
 from . import build
-from .common import CACHE, TOOL, SeriesError, fmt_secs, info, run
+from .common import CACHE, TOOL, SeriesError, fmt_secs, info
 
 VMTESTS = os.path.join(TOOL, "vmtests")
 QEMU = "qemu-system-x86_64"
