@@ -5,7 +5,7 @@ import hashlib
 import os
 import re
 
-from .common import (CACHE, LLVM_SUFFIX, TOOL, SeriesError, fmt_secs, info, kernel_env, run,
+from .common import (CACHE, LLVM_SUFFIX, TOOL, SeriesError, info, kernel_env, run,
                      stream_with_progress, tail)
 
 # Each profile: the fragments (scripts/seriestool/configs/*.config), on top of tinyconfig.
@@ -115,12 +115,3 @@ def image(bdir):
     if not os.path.exists(path):
         raise SeriesError(f"{path} is missing: run `scripts/series build` first")
     return path
-
-
-def kernel_release(bdir):
-    with open(os.path.join(bdir, "include", "config", "kernel.release")) as f:
-        return f.read().strip()
-
-
-def describe(took):
-    return f"in {fmt_secs(took)}"

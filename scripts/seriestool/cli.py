@@ -93,7 +93,7 @@ def do_mail(args):
     return 0
 
 
-def static_checks(checkout, base, series, commits, *, clippy=True):
+def static_checks(checkout, base, series, *, clippy=True):
     """The checks of `check`; returns (passed, failed)."""
     results = []
     bdir = build_mod.build_dir("vm")
@@ -138,7 +138,7 @@ def do_check(args):
     checkout, base, series, commits = applied()
     build_mod.build(checkout, "vm")
     done = step("check")
-    passed, failed = static_checks(checkout, base, series, commits)
+    passed, failed = static_checks(checkout, base, series)
     if args.bisect:
         failures = check_mod.bisect(checkout, base, commits)
         passed, failed = passed + len(commits) - len(failures), failed + len(failures)
@@ -209,8 +209,7 @@ def do_test(args):
             if not os.environ.get("SERIES_SUBMITTER") and not _has_identity():
                 os.environ["SERIES_SUBMITTER"] = "CI Submitter <ci@localhost>"
             add("static checks", lambda: static_checks(
-                state["tree"], state["base"], state["series"], state["commits"],
-                clippy=not args.quick))
+                state["tree"], state["base"], state["series"], clippy=not args.quick))
             add("kunit", lambda: kunit_mod.kunit_vm(state["tree"], "vm"))
             add("vmtest", lambda: vm.vmtest(state["tree"], "vm", timeout=vm.BOOT_TIMEOUT))
     info("timings: " + ", ".join(f"{n} {fmt_secs(t)}" for n, t in timings)

@@ -5,7 +5,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 
 # The project checkout (this file is scripts/seriestool/common.py).
@@ -109,13 +108,6 @@ def save_state(state):
     os.replace(tmp, state_path())
 
 
-def need_state(key, what_to_run):
-    state = load_state()
-    if key not in state:
-        raise SeriesError(f"no {key} recorded yet: run `scripts/series {what_to_run}` first")
-    return state[key]
-
-
 def stream_with_progress(cmd, *, cwd, env, log_path, label, every=20.0, match=None):
     """Runs a long command with its output in `log_path`, printing a progress
     line every `every` seconds. Returns the exit code."""
@@ -143,8 +135,3 @@ def tail(path, n=40):
             return "".join(f.readlines()[-n:])
     except FileNotFoundError:
         return ""
-
-
-def fail_exit(err):
-    print(f"series: error: {err}", file=sys.stderr)
-    return 1

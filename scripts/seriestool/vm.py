@@ -24,7 +24,7 @@ SPLAT_PATTERNS = [
     r"possible circular locking dependency", r"possible recursive locking",
     r"inconsistent lock state", r"suspicious RCU usage", r"rcu: INFO: .*detected stalls",
     r"RCU Stall", r"INFO: task .* blocked for more than", r"Call Trace:",
-    r"unreferenced object", r"kernel BUG at", r"rust_kernel: panicked at", r"\bpanicked at\b",
+    r"unreferenced object", r"kernel BUG at", r"\bpanicked at\b",
 ]
 SPLAT_RE = re.compile("|".join(SPLAT_PATTERNS))
 BEGIN_RE = re.compile(r"^SERIES-TEST-BEGIN (\S+)")
