@@ -182,10 +182,35 @@ def project_date(src=REPO):
     return res.stdout.strip() or None
 
 
+APPLIED_REF = "refs/rust-series/applied"
+
+
+def guard_work(tree, branch):
+    """Refuses to overwrite work done in the applied tree that `series` lacks."""
+    current = git(["rev-parse", "-q", "--verify", f"refs/heads/{branch}"], tree, check=False)
+    last = git(["rev-parse", "-q", "--verify", APPLIED_REF], tree, check=False)
+    if current and last and current != last:
+        raise SeriesError(f"branch {branch} in {tree} has commits that `series` does not "
+                          "have: run `scripts/series import` to bring them into the "
+                          f"project, or `git -C {tree} branch -f {branch} {APPLIED_REF}` "
+                          "to drop them")
+    dirty = git(["status", "--porcelain", "--untracked-files=no"], tree)
+    if dirty:
+        raise SeriesError(f"{tree} has uncommitted changes: commit them (then "
+                          "`scripts/series import`) or `git stash` them:\n" + dirty)
+
+
+def mark_applied(tree, branch):
+    """Records the branch tip as what `series` holds (after an import)."""
+    git(["update-ref", APPLIED_REF, git(["rev-parse", branch], tree)], tree)
+
+
 def apply(tree, base, src=REPO, branch="series"):
     series = load(src)
+    guard_work(tree, branch)
     commits = build_commits(tree, base, series, src, author=project_identity(src),
                             date=project_date(src))
     tip = commits[-1] if commits else base
     git(["checkout", "-q", "-f", "-B", branch, tip], tree)
+    git(["update-ref", APPLIED_REF, tip], tree)
     return series, commits

@@ -12,6 +12,7 @@ from . import apply as apply_mod
 from . import bench as bench_mod
 from . import build as build_mod
 from . import check as check_mod
+from . import importer
 from . import kunit as kunit_mod
 from . import mail as mail_mod
 from . import setup as setup_mod
@@ -49,6 +50,15 @@ def do_apply(args):
         info(f"    {c[:12]} {p.subject}")
     done(f"({len(commits)} patches on {base[:12]})")
     print(checkout)
+    return 0
+
+
+def do_import(args):
+    done = step("import")
+    checkout, base = tree_mod.current()
+    n = importer.import_branch(checkout, base, args.branch)
+    apply_mod.mark_applied(checkout, args.branch)
+    done(f"({n} patches from {args.branch} in {checkout})")
     return 0
 
 
@@ -278,6 +288,8 @@ def parser():
     sp = add("tree", do_tree, "get the base tree (Debian's linux-source-7.3 by default)")
     sp.add_argument("--tree", help="use your own mainline git checkout (7.3 or later)")
     add("apply", do_apply, "turn `series` into one commit per patch; prints the tree path")
+    sp = add("import", do_import, "write the applied tree's commits back into `series`")
+    sp.add_argument("--branch", default="series", help="branch of the applied tree")
     sp = add("build", do_build, "build a profile (kunit, vm, debug)")
     sp.add_argument("--profile", default="vm", choices=sorted(build_mod.PROFILES))
     sp.add_argument("--no-inline-helpers", dest="inline_helpers", action="store_false",

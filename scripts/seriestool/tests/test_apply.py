@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 import unittest
 
-from seriestool import apply, seriesfile, tree
+from seriestool import apply, importer, seriesfile, tree
 from seriestool.common import SeriesError
 
 BODY = "Explain the change.\n\nAssisted-by: LLM"
@@ -120,6 +120,51 @@ class ApplyTest(Fixture):
                                   f"Patch: rust: foo: change\n\n{BODY}\n\nDiff:\n{stale}")
         with self.assertRaisesRegex(SeriesError, "patch 2 .*Diff: does not match"):
             self.build(apply.load(self.src))
+
+
+class ImportTest(Fixture):
+    def commit(self, files, message):
+        for path, text in files.items():
+            write(self.base_dir, path, text)
+        sh(["git", "add", "-A"], self.base_dir)
+        sh(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m",
+            message], self.base_dir)
+        return sh(["git", "rev-parse", "HEAD"], self.base_dir).strip()
+
+    def test_commits_round_trip_through_series(self):
+        write(self.src, "series", "Cover: the cover\n\nCover text.\n")
+        write(self.src, "rust/kernel/old.rs", "dropped by import\n")
+        sh(["git", "checkout", "-q", "-b", "series"], self.base_dir)
+        c1 = self.commit({"rust/kernel/foo.rs": "fn a() {}\n", "MAINTAINERS": "A\nB\nC\nD\n"},
+                         "rust: foo: add a\n\n" + BODY)
+        c2 = self.commit({"rust/kernel/foo.rs": "fn a() {}\nfn b() {}\n",
+                          "MAINTAINERS": "A\nB\nC\nD\nE\n",
+                          "rust/helpers/helpers.c": "#include \"a.c\"\n"},
+                         "rust: foo: add b\n\n" + BODY)
+        self.assertEqual(importer.import_branch(self.base_dir, self.base, "series", self.src), 2)
+        self.assertFalse(os.path.exists(os.path.join(self.src, "rust/kernel/old.rs")))
+        s = apply.load(self.src)
+        self.assertEqual(s.cover_subject, "the cover")
+        self.assertEqual(s.patches[0].files, ["MAINTAINERS.patch", "rust/kernel/foo.rs"])
+        self.assertEqual(s.patches[1].files, ["rust/helpers/helpers.c.patch"])
+        self.assertEqual(s.patches[1].diff_paths(), ["MAINTAINERS", "rust/kernel/foo.rs"])
+        r1, r2 = self.build(s)
+        for c, r in ((c1, r1), (c2, r2)):
+            self.assertEqual(sh(["git", "rev-parse", c + "^{tree}"], self.base_dir),
+                             sh(["git", "rev-parse", r + "^{tree}"], self.base_dir))
+
+    def test_apply_refuses_to_drop_unimported_work(self):
+        write(self.src, "rust/kernel/foo.rs", "x\n")
+        write(self.src, "series", f"Cover: c\n\nPatch: rust: foo: add\n\n{BODY}\n\n"
+                                  "Files:\n    rust/kernel/foo.rs\n")
+        apply.apply(self.base_dir, self.base, self.src)
+        self.commit({"rust/kernel/foo.rs": "y\n"}, "rust: foo: more\n\n" + BODY)
+        with self.assertRaisesRegex(SeriesError, "scripts/series import"):
+            apply.apply(self.base_dir, self.base, self.src)
+        sh(["git", "reset", "-q", "--hard", "HEAD^"], self.base_dir)
+        write(self.base_dir, "rust/kernel/foo.rs", "edited\n")
+        with self.assertRaisesRegex(SeriesError, "uncommitted changes"):
+            apply.apply(self.base_dir, self.base, self.src)
 
 
 class UserTreeTest(unittest.TestCase):
