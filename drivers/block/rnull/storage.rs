@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The memory a `memory_backed` device keeps its data in.
+//!
+//! Data is kept in pages allocated on the first write, indexed by the
+//! device's 4 KiB page number; sectors never written read as zeroes, as in C
+//! null_blk. Discard and write zeroes zero their range and free the pages
+//! they cover whole.
+
+use kernel::{
+    alloc::flags::GFP_NOIO,
+    block::{
+        mq::{Command, Request, SegmentMut},
+        SECTOR_SHIFT,
+    },
+    new_mutex,
+    page::PAGE_SIZE,
+    prelude::*,
+    sync::{aref::ARef, Mutex},
+    xarray::{AllocKind, XArray},
+};
+
+use super::NullBlkDevice;
+
+type Page = KBox<[u8; PAGE_SIZE]>;
+
+/// The data of a memory backed device.
+#[pin_data]
+pub(crate) struct Storage {
+    #[pin]
+    pages: XArray<Page>,
+    /// Serializes the requests that add or remove pages, so a page is never
+    /// added twice; reads and overwrites only take the XArray's lock.
+    #[pin]
+    update: Mutex<()>,
+}
+
+/// Splits `sector..sector + bytes` into pieces that each lie in one page:
+/// `(page index, offset in the page, length)`.
+fn page_chunks(sector: u64, bytes: usize) -> impl Iterator<Item = (usize, usize, usize)> {
+    let start = (sector << SECTOR_SHIFT) as usize;
+    let mut pos = 0;
+    core::iter::from_fn(move || {
+        if pos >= bytes {
+            return None;
+        }
+        let at = start + pos;
+        let offset = at % PAGE_SIZE;
+        let len = (PAGE_SIZE - offset).min(bytes - pos);
+        pos += len;
+        Some((at / PAGE_SIZE, offset, len))
+    })
+}
+
+impl Storage {
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            pages <- XArray::new(AllocKind::Alloc),
+            update <- new_mutex!(()),
+        })
+    }
+
+    /// Carries out `rq` on the stored data.
+    pub(crate) fn handle(&self, rq: &mut ARef<Request<NullBlkDevice>>) -> Result {
+        let sector = rq.sector();
+        match rq.command() {
+            Command::Read => self.read(sector, rq),
+            Command::Write => self.write(sector, rq),
+            Command::Discard | Command::WriteZeroes => self.zero(sector, rq.bytes() as usize),
+            Command::Flush => Ok(()),
+            _ => Err(EOPNOTSUPP),
+        }
+    }
+
+    /// Calls `f` for each piece of the request buffer that lies in one
+    /// device page, with the page index, the offset in that page, the
+    /// segment and the offset in the segment.
+    fn for_each_chunk(
+        sector: u64,
+        rq: &mut ARef<Request<NullBlkDevice>>,
+        mut f: impl FnMut(usize, usize, &mut SegmentMut<'_>, usize, usize) -> Result,
+    ) -> Result {
+        let mut sector = sector;
+        for mut segment in Request::segments_mut(rq)? {
+            let mut done = 0;
+            for (index, offset, len) in page_chunks(sector, segment.len()) {
+                f(index, offset, &mut segment, done, len)?;
+                done += len;
+            }
+            sector += (segment.len() >> SECTOR_SHIFT) as u64;
+        }
+        Ok(())
+    }
+
+    fn read(&self, sector: u64, rq: &mut ARef<Request<NullBlkDevice>>) -> Result {
+        Self::for_each_chunk(sector, rq, |index, offset, segment, at, len| {
+            let pages = self.pages.lock();
+            match pages.get(index) {
+                Some(page) => segment.copy_from_slice(at, &page[offset..offset + len]),
+                None => segment.zero(at, len),
+            }
+        })
+    }
+
+    fn write(&self, sector: u64, rq: &mut ARef<Request<NullBlkDevice>>) -> Result {
+        let _update = self.update.lock();
+        Self::for_each_chunk(sector, rq, |index, offset, segment, at, len| {
+            let mut pages = self.pages.lock();
+            if pages.get(index).is_none() {
+                // Allocate without holding the XArray's spinlock. `update`
+                // keeps other requests from adding this page meanwhile.
+                drop(pages);
+                let page: Page = KBox::init(pin_init::init_zeroed(), GFP_NOIO)?;
+                pages = self.pages.lock();
+                pages.store(index, page, GFP_NOIO)?;
+            }
+            let page = pages.get_mut(index).ok_or(ENOMEM)?;
+            segment.copy_to_slice(at, &mut page[offset..offset + len])
+        })
+    }
+
+    /// Zeroes `bytes` bytes from `sector` on; frees the pages covered whole.
+    fn zero(&self, sector: u64, bytes: usize) -> Result {
+        let _update = self.update.lock();
+        for (index, offset, len) in page_chunks(sector, bytes) {
+            let mut pages = self.pages.lock();
+            if len == PAGE_SIZE {
+                let page = pages.remove(index);
+                drop(pages);
+                drop(page);
+            } else if let Some(page) = pages.get_mut(index) {
+                page[offset..offset + len].fill(0);
+            }
+        }
+        Ok(())
+    }
+}

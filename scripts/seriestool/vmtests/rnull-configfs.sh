@@ -1,0 +1,65 @@
+# SPDX-License-Identifier: GPL-2.0
+# rnull configfs: every attribute reads back what was written, bad values
+# get EINVAL, a powered device refuses changes with EBUSY, names of module
+# parameter devices are refused, and "features" lists every attribute.
+. /tests/lib.sh
+
+modprobe rnull_mod nr_devices=1 gb=1 || fail "modprobe rnull_mod"
+cfg=/sys/kernel/config/rnull
+mkdir $cfg/rnullb0 2>/dev/null && fail "mkdir rnullb0 succeeded next to the parameter device"
+mkdir $cfg/rnullc || fail "mkdir rnullc"
+for a in $(cat $cfg/features | tr , ' '); do
+	[ -f $cfg/rnullc/$a ] || fail "features lists $a, which the device does not have"
+done
+for f in $cfg/rnullc/*; do
+	cat $cfg/features | tr , '\n' | grep -qx "${f##*/}" || fail "features lacks ${f##*/}"
+done
+
+# Defaults come from the module parameters, as in C.
+[ "$(cat $cfg/rnullc/size)" = 1024 ] || fail "size default $(cat $cfg/rnullc/size), expected 1024"
+[ "$(cat $cfg/rnullc/blocksize)" = 512 ] || fail "blocksize default"
+[ "$(cat $cfg/rnullc/hw_queue_depth)" = 64 ] || fail "hw_queue_depth default"
+[ "$(cat $cfg/rnullc/irqmode)" = 1 ] || fail "irqmode default"
+
+# ok ATTR VALUE [SHOWN]: the write succeeds and reads back as SHOWN.
+ok() {
+	echo "$2" > $cfg/rnullc/$1 || fail "writing $2 to $1 failed"
+	[ "$(cat $cfg/rnullc/$1)" = "${3:-$2}" ] || fail "$1 reads $(cat $cfg/rnullc/$1) after writing $2"
+}
+# bad ATTR VALUE: the write fails with EINVAL and the value stays.
+bad() {
+	before=$(cat $cfg/rnullc/$1)
+	err=$( (echo "$2" > $cfg/rnullc/$1) 2>&1) && fail "writing '$2' to $1 succeeded"
+	echo "$err" | grep -q "Invalid argument" || fail "writing '$2' to $1: $err"
+	[ "$(cat $cfg/rnullc/$1)" = "$before" ] || fail "$1 changed after a refused write"
+}
+
+ok blocksize 4096; bad blocksize 1000; bad blocksize 8192; bad blocksize x; ok blocksize 512
+ok size 64; bad size -1; bad size 1M; bad size 18446744073709551615
+ok irqmode 0; bad irqmode 3; bad irqmode -1; ok irqmode 1
+ok submit_queues 2; bad submit_queues 0; bad submit_queues 100000
+ok hw_queue_depth 128; bad hw_queue_depth 0; bad hw_queue_depth 20000
+ok home_node 0; ok home_node -1; bad home_node -2; bad home_node 100000
+ok max_sectors 512; bad max_sectors abc
+for b in rotational no_sched blocking shared_tag_bitmap virt_boundary memory_backed discard; do
+	ok $b 1; ok $b 0; ok $b y 1; ok $b N 0; bad $b 2; bad $b maybe
+done
+bad power 2
+echo "every attribute: valid values read back, bad values refused with EINVAL"
+
+ok memory_backed 1
+ok power 1
+wait_dev /dev/rnullc
+[ "$(cat /sys/block/rnullc/size)" = $((64 * 2048)) ] || fail "capacity"
+[ "$(ls /sys/block/rnullc/mq | wc -l)" = 2 ] || fail "submit_queues=2 gave $(ls /sys/block/rnullc/mq | wc -l) queues"
+[ "$(cat /sys/block/rnullc/queue/nr_requests)" = 128 ] || fail "hw_queue_depth"
+for a in blocksize size irqmode submit_queues hw_queue_depth home_node max_sectors rotational \
+	no_sched blocking shared_tag_bitmap virt_boundary memory_backed discard; do
+	err=$( (echo 1 > $cfg/rnullc/$a) 2>&1) && fail "changing $a of a powered device succeeded"
+	echo "$err" | grep -q "busy" || fail "changing $a of a powered device: $err"
+done
+echo "powered device: every attribute change refused with EBUSY"
+fio_verify /dev/rnullc 16M || fail "fio verify"
+ok power 0
+rmdir $cfg/rnullc || fail "rmdir"
+rmmod rnull_mod || fail "rmmod"
