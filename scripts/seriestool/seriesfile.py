@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 PATCH_PREFIX = "Patch: "
 COVER_PREFIX = "Cover: "
-SUBJECT_RE = re.compile(r"^[a-z0-9_/.-]+(: [a-zA-Z0-9_/.-]+)*: \S")
+SUBJECT_RE = re.compile(r"^[A-Za-z0-9_/.-]+(: [a-zA-Z0-9_/.-]+)*: \S")
 DIFF_FILE_RE = re.compile(r"^\+\+\+ b/(\S+)")
 DIFF_OLD_RE = re.compile(r"^--- a/(\S+)")
 
