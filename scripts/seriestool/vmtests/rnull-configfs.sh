@@ -40,7 +40,7 @@ ok irqmode 0; bad irqmode 3; bad irqmode -1; ok irqmode 1
 ok submit_queues 2; bad submit_queues 0; bad submit_queues 100000
 ok hw_queue_depth 128; bad hw_queue_depth 0; bad hw_queue_depth 20000
 ok home_node 0; ok home_node -1; bad home_node -2; bad home_node 100000
-ok max_sectors 512; bad max_sectors abc
+ok max_sectors 512; ok max_sectors 8; ok max_sectors 0; bad max_sectors 1; bad max_sectors 7; bad max_sectors abc
 for b in rotational no_sched blocking shared_tag_bitmap virt_boundary memory_backed discard; do
 	ok $b 1; ok $b 0; ok $b y 1; ok $b N 0; bad $b 2; bad $b maybe
 done
