@@ -10,14 +10,14 @@
 use kernel::{
     alloc::flags::GFP_NOIO,
     block::{
-        mq::{Command, Request, SegmentMut},
+        mq::{Command, Request},
         SECTOR_SHIFT,
     },
     new_mutex,
     page::PAGE_SIZE,
     prelude::*,
     sync::{aref::ARef, Mutex},
-    xarray::{AllocKind, XArray},
+    xarray::{AllocKind, Guard, XArray},
 };
 
 use super::NullBlkDevice;
@@ -29,15 +29,15 @@ type Page = KBox<[u8; PAGE_SIZE]>;
 pub(crate) struct Storage {
     #[pin]
     pages: XArray<Page>,
-    /// Serializes the requests that add or remove pages, so a page is never
-    /// added twice; reads and overwrites only take the XArray's lock.
+    /// Serializes adding and removing pages, so a page is never added twice;
+    /// reads and overwrites only take the XArray's lock.
     #[pin]
     update: Mutex<()>,
 }
 
 /// Splits `sector..sector + bytes` into pieces that each lie in one page:
-/// `(page index, offset in the page, length)`.
-fn page_chunks(sector: u64, bytes: usize) -> impl Iterator<Item = (usize, usize, usize)> {
+/// `(page index, offset in the page, offset in the range, length)`.
+fn page_chunks(sector: u64, bytes: usize) -> impl Iterator<Item = (usize, usize, usize, usize)> {
     let start = (sector << SECTOR_SHIFT) as usize;
     let mut pos = 0;
     core::iter::from_fn(move || {
@@ -47,9 +47,15 @@ fn page_chunks(sector: u64, bytes: usize) -> impl Iterator<Item = (usize, usize,
         let at = start + pos;
         let offset = at % PAGE_SIZE;
         let len = (PAGE_SIZE - offset).min(bytes - pos);
+        let chunk = (at / PAGE_SIZE, offset, pos, len);
         pos += len;
-        Some((at / PAGE_SIZE, offset, len))
+        Some(chunk)
     })
+}
+
+/// Returns the sector that follows the `len` bytes of a segment at `sector`.
+fn after(sector: u64, len: usize) -> u64 {
+    sector + (len >> SECTOR_SHIFT) as u64
 }
 
 impl Storage {
@@ -72,57 +78,55 @@ impl Storage {
         }
     }
 
-    /// Calls `f` for each piece of the request buffer that lies in one
-    /// device page, with the page index, the offset in that page, the
-    /// segment and the offset in the segment.
-    fn for_each_chunk(
-        sector: u64,
-        rq: &mut ARef<Request<NullBlkDevice>>,
-        mut f: impl FnMut(usize, usize, &mut SegmentMut<'_>, usize, usize) -> Result,
-    ) -> Result {
-        let mut sector = sector;
+    fn read(&self, mut sector: u64, rq: &mut ARef<Request<NullBlkDevice>>) -> Result {
         for mut segment in Request::segments_mut(rq)? {
-            let mut done = 0;
-            for (index, offset, len) in page_chunks(sector, segment.len()) {
-                f(index, offset, &mut segment, done, len)?;
-                done += len;
+            for (index, offset, at, len) in page_chunks(sector, segment.len()) {
+                let pages = self.pages.lock();
+                match pages.get(index) {
+                    Some(page) => segment.copy_from_slice(at, &page[offset..offset + len])?,
+                    None => segment.zero(at, len)?,
+                }
             }
-            sector += (segment.len() >> SECTOR_SHIFT) as u64;
+            sector = after(sector, segment.len());
         }
         Ok(())
     }
 
-    fn read(&self, sector: u64, rq: &mut ARef<Request<NullBlkDevice>>) -> Result {
-        Self::for_each_chunk(sector, rq, |index, offset, segment, at, len| {
-            let pages = self.pages.lock();
-            match pages.get(index) {
-                Some(page) => segment.copy_from_slice(at, &page[offset..offset + len]),
-                None => segment.zero(at, len),
+    fn write(&self, mut sector: u64, rq: &Request<NullBlkDevice>) -> Result {
+        for segment in rq.segments() {
+            for (index, offset, at, len) in page_chunks(sector, segment.len()) {
+                let mut pages = self.pages.lock();
+                if pages.get(index).is_none() {
+                    drop(pages);
+                    pages = self.insert(index)?;
+                }
+                let page = pages.get_mut(index).ok_or(ENOMEM)?;
+                segment.copy_to_slice(at, &mut page[offset..offset + len])?;
             }
-        })
+            sector = after(sector, segment.len());
+        }
+        Ok(())
     }
 
-    fn write(&self, sector: u64, rq: &mut ARef<Request<NullBlkDevice>>) -> Result {
+    /// Adds a zeroed page at `index` unless one is there already; returns
+    /// with the XArray locked.
+    fn insert(&self, index: usize) -> Result<Guard<'_, Page>> {
+        // Allocate without holding the XArray's spinlock.
+        let page: Page = KBox::init(pin_init::init_zeroed(), GFP_NOIO)?;
+        // `store` may drop the XArray's lock to allocate nodes; `update`
+        // keeps another writer from adding the same page meanwhile.
         let _update = self.update.lock();
-        Self::for_each_chunk(sector, rq, |index, offset, segment, at, len| {
-            let mut pages = self.pages.lock();
-            if pages.get(index).is_none() {
-                // Allocate without holding the XArray's spinlock. `update`
-                // keeps other requests from adding this page meanwhile.
-                drop(pages);
-                let page: Page = KBox::init(pin_init::init_zeroed(), GFP_NOIO)?;
-                pages = self.pages.lock();
-                pages.store(index, page, GFP_NOIO)?;
-            }
-            let page = pages.get_mut(index).ok_or(ENOMEM)?;
-            segment.copy_to_slice(at, &mut page[offset..offset + len])
-        })
+        let mut pages = self.pages.lock();
+        if pages.get(index).is_none() {
+            pages.store(index, page, GFP_NOIO)?;
+        }
+        Ok(pages)
     }
 
     /// Zeroes `bytes` bytes from `sector` on; frees the pages covered whole.
     fn zero(&self, sector: u64, bytes: usize) -> Result {
         let _update = self.update.lock();
-        for (index, offset, len) in page_chunks(sector, bytes) {
+        for (index, offset, _, len) in page_chunks(sector, bytes) {
             let mut pages = self.pages.lock();
             if len == PAGE_SIZE {
                 let page = pages.remove(index);
