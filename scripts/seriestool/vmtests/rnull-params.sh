@@ -59,7 +59,7 @@ rmmod rnull_mod || fail "rmmod rnull_mod"
 echo "memory_backed=1 from module parameters: fio verify passed"
 
 for bad in bs=1000 bs=8192 irqmode=7 submit_queues=0 hw_queue_depth=0 home_node=-5 \
-	max_sectors=4; do
+	max_sectors=4 gb=9007199254740992; do
 	dmesg -c > /dev/null
 	modprobe rnull_mod $bad 2> /dev/null && fail "modprobe rnull_mod $bad succeeded"
 	dmesg | grep -q "invalid value for" || fail "no message for $bad"
