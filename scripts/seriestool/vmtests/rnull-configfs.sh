@@ -20,6 +20,7 @@ done
 [ "$(cat $cfg/rnullc/blocksize)" = 512 ] || fail "blocksize default"
 [ "$(cat $cfg/rnullc/hw_queue_depth)" = 64 ] || fail "hw_queue_depth default"
 [ "$(cat $cfg/rnullc/irqmode)" = 1 ] || fail "irqmode default"
+[ "$(cat $cfg/rnullc/completion_nsec)" = 10000 ] || fail "completion_nsec default"
 
 # ok ATTR VALUE [SHOWN]: the write succeeds and reads back as SHOWN.
 ok() {
@@ -36,7 +37,9 @@ bad() {
 
 ok blocksize 4096; bad blocksize 1000; bad blocksize 8192; bad blocksize x; ok blocksize 512
 ok size 64; bad size -1; bad size 1M; bad size 18446744073709551615
-ok irqmode 0; bad irqmode 3; bad irqmode -1; ok irqmode 1
+ok irqmode 0; ok irqmode 2; bad irqmode 3; bad irqmode -1; ok irqmode 1
+ok completion_nsec 0; ok completion_nsec 9223372036854775807; bad completion_nsec 9223372036854775808
+bad completion_nsec -1; bad completion_nsec 1us; ok completion_nsec 20000
 ok submit_queues 2; bad submit_queues 0; bad submit_queues 100000
 ok hw_queue_depth 128; bad hw_queue_depth 0; bad hw_queue_depth 20000
 ok home_node 0; ok home_node -1; bad home_node -2; bad home_node 100000
@@ -53,7 +56,7 @@ wait_dev /dev/rnullc
 [ "$(cat /sys/block/rnullc/size)" = $((64 * 2048)) ] || fail "capacity"
 [ "$(ls /sys/block/rnullc/mq | wc -l)" = 2 ] || fail "submit_queues=2 gave $(ls /sys/block/rnullc/mq | wc -l) queues"
 [ "$(cat /sys/block/rnullc/queue/nr_requests)" = 128 ] || fail "hw_queue_depth"
-for a in blocksize size irqmode submit_queues hw_queue_depth home_node max_sectors rotational \
+for a in blocksize size irqmode completion_nsec submit_queues hw_queue_depth home_node max_sectors rotational \
 	no_sched blocking shared_tag_bitmap virt_boundary memory_backed discard; do
 	err=$( (echo 1 > $cfg/rnullc/$a) 2>&1) && fail "changing $a of a powered device succeeded"
 	echo "$err" | grep -q "busy" || fail "changing $a of a powered device: $err"

@@ -51,6 +51,7 @@ same nr_devices=1 gb=2 bs=1024 submit_queues=2 hw_queue_depth=32 no_sched=1
 same gb=1 max_sectors=256 virt_boundary=1 rotational=1 blocking=1
 same gb=1 shared_tag_bitmap=1 submit_queues=2 home_node=0
 same gb=1 memory_backed=1 discard=1
+same nr_devices=2 gb=1 irqmode=2 completion_nsec=20000
 
 modprobe rnull_mod nr_devices=1 gb=1 memory_backed=1 irqmode=0 || fail "modprobe rnull_mod"
 wait_dev /dev/rnullb0
@@ -58,7 +59,7 @@ fio_verify /dev/rnullb0 32M || fail "fio verify on rnullb0 from module parameter
 rmmod rnull_mod || fail "rmmod rnull_mod"
 echo "memory_backed=1 from module parameters: fio verify passed"
 
-for bad in bs=1000 bs=8192 irqmode=7 submit_queues=0 hw_queue_depth=0 home_node=-5 \
+for bad in bs=1000 bs=8192 irqmode=3 irqmode=7 completion_nsec=9223372036854775808 submit_queues=0 hw_queue_depth=0 home_node=-5 \
 	max_sectors=4 gb=9007199254740992; do
 	dmesg -c > /dev/null
 	modprobe rnull_mod $bad 2> /dev/null && fail "modprobe rnull_mod $bad succeeded"
