@@ -66,35 +66,50 @@ impl Storage {
         })
     }
 
-    /// Carries out `rq` on the stored data.
-    pub(crate) fn handle(&self, rq: &mut ARef<Request<NullBlkDevice>>) -> Result {
+    /// Carries out the first `bytes` bytes of `rq` on the stored data.
+    pub(crate) fn handle(&self, rq: &mut ARef<Request<NullBlkDevice>>, bytes: u32) -> Result {
         let sector = rq.sector();
+        let bytes = bytes.min(rq.bytes()) as usize;
         match rq.command() {
-            Command::Read => self.read(sector, rq),
-            Command::Write => self.write(sector, rq),
-            Command::Discard | Command::WriteZeroes => self.zero(sector, rq.bytes() as usize),
+            Command::Read => self.read(sector, rq, bytes),
+            Command::Write => self.write(sector, rq, bytes),
+            Command::Discard | Command::WriteZeroes => self.zero(sector, bytes),
             Command::Flush => Ok(()),
             _ => Err(EOPNOTSUPP),
         }
     }
 
-    fn read(&self, mut sector: u64, rq: &mut ARef<Request<NullBlkDevice>>) -> Result {
+    fn read(
+        &self,
+        mut sector: u64,
+        rq: &mut ARef<Request<NullBlkDevice>>,
+        mut bytes: usize,
+    ) -> Result {
         for mut segment in Request::segments_mut(rq)? {
-            for (index, offset, at, len) in page_chunks(sector, segment.len()) {
+            let seg_len = segment.len().min(bytes);
+            if seg_len == 0 {
+                break;
+            }
+            for (index, offset, at, len) in page_chunks(sector, seg_len) {
                 let pages = self.pages.lock();
                 match pages.get(index) {
                     Some(page) => segment.copy_from_slice(at, &page[offset..offset + len])?,
                     None => segment.zero(at, len)?,
                 }
             }
-            sector = after(sector, segment.len());
+            sector = after(sector, seg_len);
+            bytes -= seg_len;
         }
         Ok(())
     }
 
-    fn write(&self, mut sector: u64, rq: &Request<NullBlkDevice>) -> Result {
+    fn write(&self, mut sector: u64, rq: &Request<NullBlkDevice>, mut bytes: usize) -> Result {
         for segment in rq.segments() {
-            for (index, offset, at, len) in page_chunks(sector, segment.len()) {
+            let seg_len = segment.len().min(bytes);
+            if seg_len == 0 {
+                break;
+            }
+            for (index, offset, at, len) in page_chunks(sector, seg_len) {
                 let mut pages = self.pages.lock();
                 if pages.get(index).is_none() {
                     drop(pages);
@@ -103,7 +118,8 @@ impl Storage {
                 let page = pages.get_mut(index).ok_or(ENOMEM)?;
                 segment.copy_to_slice(at, &mut page[offset..offset + len])?;
             }
-            sector = after(sector, segment.len());
+            sector = after(sector, seg_len);
+            bytes -= seg_len;
         }
         Ok(())
     }

@@ -44,7 +44,8 @@ ok submit_queues 2; bad submit_queues 0; bad submit_queues 100000
 ok hw_queue_depth 128; bad hw_queue_depth 0; bad hw_queue_depth 20000
 ok home_node 0; ok home_node -1; bad home_node -2; bad home_node 100000
 ok max_sectors 512; ok max_sectors 8; ok max_sectors 0; bad max_sectors 1; bad max_sectors 7; bad max_sectors abc
-for b in rotational no_sched blocking shared_tag_bitmap virt_boundary memory_backed discard; do
+for b in rotational no_sched blocking shared_tag_bitmap virt_boundary memory_backed discard \
+	badblocks_once badblocks_partial_io; do
 	ok $b 1; ok $b 0; ok $b y 1; ok $b N 0; bad $b 2; bad $b maybe
 done
 bad power 2
@@ -57,7 +58,8 @@ wait_dev /dev/rnullc
 [ "$(ls /sys/block/rnullc/mq | wc -l)" = 2 ] || fail "submit_queues=2 gave $(ls /sys/block/rnullc/mq | wc -l) queues"
 [ "$(cat /sys/block/rnullc/queue/nr_requests)" = 128 ] || fail "hw_queue_depth"
 for a in blocksize size irqmode completion_nsec submit_queues hw_queue_depth home_node max_sectors rotational \
-	no_sched blocking shared_tag_bitmap virt_boundary memory_backed discard; do
+	no_sched blocking shared_tag_bitmap virt_boundary memory_backed discard badblocks_once \
+	badblocks_partial_io; do
 	err=$( (echo 1 > $cfg/rnullc/$a) 2>&1) && fail "changing $a of a powered device succeeded"
 	echo "$err" | grep -q "busy" || fail "changing $a of a powered device: $err"
 done
