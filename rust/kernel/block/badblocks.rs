@@ -231,7 +231,8 @@ mod tests {
     }
 
     fn new_page() -> Result<KBox<[u8; PAGE_SIZE]>> {
-        Ok(KBox::init(pin_init::init_zeroed(), GFP_KERNEL)?)
+        let page = KBox::init(pin_init::init_zeroed(), GFP_KERNEL)?;
+        Ok(page)
     }
 
     #[test]
