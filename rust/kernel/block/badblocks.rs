@@ -8,21 +8,7 @@
 //!
 //! C header: [`include/linux/badblocks.h`](srctree/include/linux/badblocks.h)
 
-use crate::{
-    bindings,
-    error::{
-        code::*,
-        to_result,
-        Result, //
-    },
-    page::PAGE_SIZE,
-    prelude::*,
-    sync::atomic::{
-        Atomic,
-        Relaxed, //
-    },
-    types::Opaque,
-};
+use crate::{bindings, error::to_result, page::PAGE_SIZE, prelude::*, types::Opaque};
 
 /// A table of bad sector ranges (C `struct badblocks`).
 ///
@@ -63,14 +49,16 @@ pub struct BadBlocks {
     inner: Opaque<bindings::badblocks>,
 }
 
-/// A range of bad sectors, as [`BadBlocks::check`] finds it.
+/// A range of bad sectors: an entry of the table, as [`BadBlocks::check`]
+/// finds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BadRange {
     /// The first bad sector.
     pub start: u64,
     /// The number of bad sectors from `start` on.
     pub sectors: u64,
-    /// Whether the range was marked acknowledged (recorded in metadata).
+    /// Whether every bad range overlapping the range checked was marked
+    /// acknowledged (recorded in metadata).
     pub acknowledged: bool,
 }
 
@@ -135,6 +123,9 @@ impl BadBlocks {
 
     /// Marks `sectors` sectors from `start` on as good again.
     ///
+    /// Must be called with interrupts enabled: the C code takes the table's
+    /// lock with `write_seqlock_irq()`.
+    ///
     /// Fails with [`EINVAL`] for a range the table cannot take (see
     /// [`BadBlocks`]), and with [`ENOSPC`] when clearing the middle of a
     /// range needs an entry the full table does not have.
@@ -149,11 +140,12 @@ impl BadBlocks {
         }
     }
 
-    /// Returns the first bad range that overlaps the `sectors` sectors from
-    /// `start` on, or [`None`] if they are all good.
+    /// Returns the first entry of the table that overlaps the `sectors`
+    /// sectors from `start` on, or [`None`] if they are all good.
     ///
-    /// The range returned starts at the first bad sector, which may lie
-    /// before `start`, and may extend past the range asked about. Fails with
+    /// The entry starts at the first bad sector, which may lie before
+    /// `start`, may extend past the range asked about, and covers at most
+    /// 512 sectors (a longer bad range takes several entries). Fails with
     /// [`EINVAL`] for a range the table cannot take (see [`BadBlocks`]).
     pub fn check(&self, start: u64, sectors: u64) -> Result<Option<BadRange>> {
         Self::check_range(start, sectors)?;
@@ -178,20 +170,6 @@ impl BadBlocks {
         }))
     }
 
-    /// Returns `true` if the table holds no bad range.
-    ///
-    /// This is a lockless hint for hot paths, which may be stale while
-    /// another thread updates the table; [`BadBlocks::check`] gives the
-    /// answer.
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        // SAFETY: By the type invariant the table is initialized, so `count`
-        // is a live, aligned `int`. The C code updates it under the table's
-        // seqlock; an atomic load sees either the old or the new value.
-        let count = unsafe { Atomic::<i32>::from_ptr(&raw mut (*self.as_raw()).count) };
-        count.load(Relaxed) == 0
-    }
-
     /// Writes the table to `page` as text, one `"<first sector> <sectors>"`
     /// line per range (C `badblocks_show()`, the format of the sysfs
     /// `bad_blocks` attributes), and returns the number of bytes written.
@@ -200,8 +178,9 @@ impl BadBlocks {
         // function writes at most `PAGE_SIZE` bytes to `page`, which is that
         // large and exclusively borrowed.
         let len = unsafe { bindings::badblocks_show(self.as_raw(), page.as_mut_ptr().cast(), 0) };
-        // `badblocks_show()` returns a length of at most `PAGE_SIZE`.
-        len.try_into().unwrap_or(0)
+        // `badblocks_show()` adds up what it meant to print, which can be more
+        // than fits in the page (and its last byte holds a NUL).
+        usize::try_from(len).map_or(0, |len| len.min(PAGE_SIZE - 1))
     }
 }
 
@@ -238,7 +217,6 @@ mod tests {
     #[test]
     fn new_table_is_empty() -> Result {
         let table = table()?;
-        assert!(table.is_empty());
         assert_eq!(table.check(0, BadBlocks::MAX_SECTORS)?, None);
         let mut page = new_page()?;
         assert_eq!(table.show(&mut page), 0);
@@ -249,7 +227,6 @@ mod tests {
     fn check_finds_exactly_the_bad_sectors() -> Result {
         let table = table()?;
         table.mark_bad(100, 8, true)?;
-        assert!(!table.is_empty());
         assert_eq!(table.check(0, 100)?, None);
         assert_eq!(table.check(108, 1)?, None);
         let bad = BadRange {
@@ -287,7 +264,20 @@ mod tests {
             Some((104, 4))
         );
         table.mark_good(0, 1000)?;
-        assert!(table.is_empty());
+        assert_eq!(table.check(0, 1000)?, None);
+        Ok(())
+    }
+
+    #[test]
+    fn show_stays_within_the_page() -> Result {
+        let table = table()?;
+        // 512 entries of "<16 digits> 1\n" are more than a page of text.
+        let mut sector = 1 << 50;
+        while table.mark_bad(sector, 1, true).is_ok() {
+            sector += 2;
+        }
+        let mut page = new_page()?;
+        assert_eq!(table.show(&mut page), PAGE_SIZE - 1);
         Ok(())
     }
 
@@ -315,7 +305,7 @@ mod tests {
         assert_eq!(table.mark_good(0, max + 1), Err(EINVAL));
         assert_eq!(table.check(u64::MAX, 2), Err(EINVAL));
         assert_eq!(table.check(0, max + 1), Err(EINVAL));
-        assert!(table.is_empty());
+        assert_eq!(table.check(0, max)?, None);
         // The last sector the table can hold.
         table.mark_bad(end - 1, 1, true)?;
         assert_eq!(table.check(end - 2, 2)?.map(|r| r.start), Some(end - 1));

@@ -52,3 +52,25 @@ numfmt_k() {
 	*K) echo "${1%K}" ;;
 	esac
 }
+
+# mkdev NAME ATTR=VALUE...: makes the rnull configfs device NAME with those
+# attributes (in order), powers it on and waits for /dev/NAME.
+mkdev() {
+	name=$1
+	shift
+	mkdir /sys/kernel/config/rnull/$name || fail "mkdir rnull/$name"
+	for kv in "$@"; do
+		echo "${kv#*=}" > /sys/kernel/config/rnull/$name/${kv%%=*} ||
+			fail "setting $kv on $name"
+	done
+	echo 1 > /sys/kernel/config/rnull/$name/power || fail "power on $name"
+	wait_dev /dev/$name
+}
+
+# rmdev NAME: powers the rnull configfs device NAME off and removes it.
+rmdev() {
+	echo 0 > /sys/kernel/config/rnull/$1/power || fail "power off $1"
+	rmdir /sys/kernel/config/rnull/$1 || fail "rmdir rnull/$1"
+	[ -b /dev/$1 ] && fail "/dev/$1 still there after power off"
+	true
+}

@@ -19,23 +19,6 @@ io() {
 		--output-format=terse "$@" > /tmp/fio.out 2>&1
 }
 
-# mkdev NAME ATTR=VALUE...: a powered 64 MiB configfs device.
-mkdev() {
-	mkdir $cfg/$1 || fail "mkdir $1"
-	echo 64 > $cfg/$1/size || fail "size of $1"
-	name=$1
-	shift
-	for av in "$@"; do
-		echo "${av#*=}" > $cfg/$name/${av%%=*} || fail "$av on $name"
-	done
-	echo 1 > $cfg/$name/power || fail "power on $name"
-	wait_dev /dev/$name
-}
-
-rmdev() {
-	echo 0 > $cfg/$1/power && rmdir $cfg/$1 || fail "removing $1"
-}
-
 # bad VALUE: writing VALUE to the badblocks of rnullbb fails with EINVAL.
 bad() {
 	err=$( (echo "$1" > $cfg/rnullbb/badblocks) 2>&1) && fail "badblocks took '$1'"
@@ -43,7 +26,7 @@ bad() {
 }
 
 for mode in 0 1 2; do
-	mkdev rnullbb irqmode=$mode
+	mkdev rnullbb size=64 irqmode=$mode
 	echo "+100-107" > $cfg/rnullbb/badblocks || fail "adding 100-107"
 	[ "$(cat $cfg/rnullbb/badblocks)" = "100 8" ] ||
 		fail "badblocks reads '$(cat $cfg/rnullbb/badblocks)'"
@@ -70,7 +53,7 @@ for mode in 0 1 2; do
 	echo "irqmode $mode: EIO exactly on the bad sectors, before and after a partial clear"
 done
 
-mkdev rnullbo badblocks_once=1
+mkdev rnullbo size=64 badblocks_once=1
 echo "+200-203" > $cfg/rnullbo/badblocks || fail "adding 200-203"
 io /dev/rnullbo read 202 1 && fail "once: first read of 202 succeeded"
 io /dev/rnullbo read 202 1 || fail "once: second read of 202 failed"
@@ -85,7 +68,7 @@ echo "badblocks_once: the range fails one request, then reads"
 # from FIRST over the bad range BAD, then checks that exactly the GOOD
 # sectors from FIRST on were written.
 partial() {
-	mkdev $1 blocksize=$2 memory_backed=1 badblocks_partial_io=$3
+	mkdev $1 size=64 blocksize=$2 memory_backed=1 badblocks_partial_io=$3
 	echo "+$4" > $cfg/$1/badblocks || fail "adding $4"
 	io /dev/$1 write $5 $6 --buffer_pattern=0xaa && fail "$1: write over $4 succeeded"
 	echo "-$4" > $cfg/$1/badblocks || fail "clearing $4"

@@ -9,28 +9,14 @@ modprobe rnull_mod nr_devices=0 || fail "modprobe rnull_mod nr_devices=0"
 cfg=/sys/kernel/config/rnull
 [ -d $cfg ] || fail "no $cfg"
 
-# mkdev NAME SIZE_MIB BLOCKSIZE MEMORY_BACKED [attr=value...]
-mkdev() {
-	name=$1
-	mkdir $cfg/$name || fail "mkdir $cfg/$name"
-	echo "$2" > $cfg/$name/size || fail "set size"
-	echo "$3" > $cfg/$name/blocksize || fail "set blocksize"
-	echo "$4" > $cfg/$name/memory_backed || fail "set memory_backed"
+# rdev NAME SIZE_MIB BLOCKSIZE MEMORY_BACKED [attr=value...]
+rdev() {
+	name=$1 size=$2 bs=$3 mb=$4
 	shift 4
-	for kv in "$@"; do
-		echo "${kv#*=}" > $cfg/$name/${kv%%=*} || fail "set ${kv%%=*}"
-	done
-	echo 1 > $cfg/$name/power || fail "power on $name"
-	wait_dev /dev/$name
+	mkdev $name size=$size blocksize=$bs memory_backed=$mb "$@"
 }
 
-rmdev() {
-	echo 0 > $cfg/$1/power || fail "power off $1"
-	rmdir $cfg/$1 || fail "rmdir $1"
-	[ -b /dev/$1 ] && fail "/dev/$1 still there after power off"
-}
-
-mkdev rnullm 128 4096 1 irqmode=0
+rdev rnullm 128 4096 1 irqmode=0
 [ "$(cat /sys/block/rnullm/size)" = $((128 * 2048)) ] ||
 	fail "capacity $(cat /sys/block/rnullm/size) sectors, expected $((128 * 2048))"
 [ "$(cat /sys/block/rnullm/queue/logical_block_size)" = 4096 ] || fail "block size"
@@ -43,7 +29,7 @@ dd if=/tmp/pattern of=/dev/rnullm bs=1M count=4 oflag=direct 2>/dev/null || fail
 blkdiscard -o 4096 -l 8192 /dev/rnullm && fail "discard worked with discard=0"
 rmdev rnullm
 
-mkdev rnulld 64 512 1 discard=1
+rdev rnulld 64 512 1 discard=1
 [ "$(cat /sys/block/rnulld/queue/discard_max_hw_bytes)" -gt 0 ] || fail "no discard limit"
 dd if=/tmp/pattern of=/dev/rnulld bs=1M count=4 oflag=direct 2>/dev/null || fail "dd"
 # 512 B blocks: discard a range that starts and ends inside pages.
@@ -62,7 +48,7 @@ fio_verify /dev/rnulld 60M --rw=write --bs=1536 || fail "fio verify with 1536 B 
 echo "memory-backed rnull, 512 B blocks, irqmode 1: fio verify with 1536 B I/O passed"
 rmdev rnulld
 
-mkdev rnulln 64 4096 0
+rdev rnulln 64 4096 0
 fio_io /dev/rnulln 64M || fail "fio I/O on rnull"
 fio_verify /dev/rnulln 16M && fail "fio verify passed although the device keeps no data"
 echo "rnull without memory: 64M of I/O ok, fio verify failed as it must"

@@ -48,15 +48,10 @@ done
 # A configfs device with irqmode 2 and memory backing: data round-trips and
 # reads wait for the timer.
 modprobe rnull_mod nr_devices=0 || fail "modprobe rnull_mod nr_devices=0"
-cfg=/sys/kernel/config/rnull
-mkdir $cfg/rnullt || fail "mkdir"
-echo 2 > $cfg/rnullt/irqmode && echo 1000000 > $cfg/rnullt/completion_nsec &&
-	echo 64 > $cfg/rnullt/size && echo 1 > $cfg/rnullt/memory_backed &&
-	echo 1 > $cfg/rnullt/power || fail "configuring rnullt"
-wait_dev /dev/rnullt
+mkdev rnullt irqmode=2 completion_nsec=1000000 size=64 memory_backed=1
 fio_verify /dev/rnullt 8M || fail "fio verify with irqmode=2"
 r=$(clat_min_us /dev/rnullt) || fail "fio on rnullt"
 echo "configfs irqmode=2 completion_nsec=1000000, memory backed: verify passed, min latency ${r} us"
 [ "$r" -ge 1000 ] || fail "rnullt completed in $r us, before completion_nsec"
-echo 0 > $cfg/rnullt/power && rmdir $cfg/rnullt || fail "tearing down rnullt"
+rmdev rnullt
 rmmod rnull_mod || fail "rmmod rnull_mod"
