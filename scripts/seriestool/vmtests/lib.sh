@@ -54,23 +54,33 @@ numfmt_k() {
 }
 
 # mkdev NAME ATTR=VALUE...: makes the rnull configfs device NAME with those
-# attributes (in order), powers it on and waits for /dev/NAME.
+# attributes (in order), powers it on and waits for /dev/NAME. With
+# CFG=/sys/kernel/config/nullb in the environment, a C null_blk device.
 mkdev() {
-	name=$1
+	name=$1 cfg=${CFG:-/sys/kernel/config/rnull}
 	shift
-	mkdir /sys/kernel/config/rnull/$name || fail "mkdir rnull/$name"
+	mkdir $cfg/$name || fail "mkdir $cfg/$name"
 	for kv in "$@"; do
-		echo "${kv#*=}" > /sys/kernel/config/rnull/$name/${kv%%=*} ||
-			fail "setting $kv on $name"
+		echo "${kv#*=}" > $cfg/$name/${kv%%=*} || fail "setting $kv on $name"
 	done
-	echo 1 > /sys/kernel/config/rnull/$name/power || fail "power on $name"
+	echo 1 > $cfg/$name/power || fail "power on $name"
 	wait_dev /dev/$name
 }
 
-# rmdev NAME: powers the rnull configfs device NAME off and removes it.
+# rmdev NAME: powers the configfs device NAME off and removes it.
 rmdev() {
-	echo 0 > /sys/kernel/config/rnull/$1/power || fail "power off $1"
-	rmdir /sys/kernel/config/rnull/$1 || fail "rmdir rnull/$1"
+	cfg=${CFG:-/sys/kernel/config/rnull}
+	echo 0 > $cfg/$1/power || fail "power off $1"
+	rmdir $cfg/$1 || fail "rmdir $cfg/$1"
 	[ -b /dev/$1 ] && fail "/dev/$1 still there after power off"
 	true
+}
+
+# powercycle NAME: powers the configfs device NAME off and on again.
+powercycle() {
+	cfg=${CFG:-/sys/kernel/config/rnull}
+	echo 0 > $cfg/$1/power || fail "power off $1"
+	[ -b /dev/$1 ] && fail "/dev/$1 still there after power off"
+	echo 1 > $cfg/$1/power || fail "power on $1"
+	wait_dev /dev/$1
 }

@@ -21,6 +21,8 @@ done
 [ "$(cat $cfg/rnullc/hw_queue_depth)" = 64 ] || fail "hw_queue_depth default"
 [ "$(cat $cfg/rnullc/irqmode)" = 1 ] || fail "irqmode default"
 [ "$(cat $cfg/rnullc/completion_nsec)" = 10000 ] || fail "completion_nsec default"
+[ "$(cat $cfg/rnullc/cache_size)" = 0 ] || fail "cache_size default"
+[ "$(cat $cfg/rnullc/fua)" = 1 ] || fail "fua default"
 
 # ok ATTR VALUE [SHOWN]: the write succeeds and reads back as SHOWN.
 ok() {
@@ -43,9 +45,11 @@ bad completion_nsec -1; bad completion_nsec 1us; ok completion_nsec 20000
 ok submit_queues 2; bad submit_queues 0; bad submit_queues 100000
 ok hw_queue_depth 128; bad hw_queue_depth 0; bad hw_queue_depth 20000
 ok home_node 0; ok home_node -1; bad home_node -2; bad home_node 100000
+ok cache_size 18446744073709551615; ok cache_size 1; bad cache_size -1; bad cache_size 1M
+bad cache_size 18446744073709551616; ok cache_size 0
 ok max_sectors 512; ok max_sectors 8; ok max_sectors 0; bad max_sectors 1; bad max_sectors 7; bad max_sectors abc
 for b in rotational no_sched blocking shared_tag_bitmap virt_boundary memory_backed discard \
-	badblocks_once badblocks_partial_io; do
+	badblocks_once badblocks_partial_io fua; do
 	ok $b 1; ok $b 0; ok $b y 1; ok $b N 0; bad $b 2; bad $b maybe
 done
 bad power 2
@@ -59,7 +63,7 @@ wait_dev /dev/rnullc
 [ "$(cat /sys/block/rnullc/queue/nr_requests)" = 128 ] || fail "hw_queue_depth"
 for a in blocksize size irqmode completion_nsec submit_queues hw_queue_depth home_node max_sectors rotational \
 	no_sched blocking shared_tag_bitmap virt_boundary memory_backed discard badblocks_once \
-	badblocks_partial_io; do
+	badblocks_partial_io cache_size fua; do
 	err=$( (echo 1 > $cfg/rnullc/$a) 2>&1) && fail "changing $a of a powered device succeeded"
 	echo "$err" | grep -q "busy" || fail "changing $a of a powered device: $err"
 done

@@ -6,7 +6,7 @@
 
 ATTRS="size queue/logical_block_size queue/physical_block_size queue/nr_requests
 queue/scheduler queue/max_hw_sectors_kb queue/virt_boundary_mask queue/rotational
-queue/discard_max_hw_bytes"
+queue/discard_max_hw_bytes queue/write_cache queue/fua"
 
 # snapshot DISK: the attributes above and the number of hardware queues.
 snapshot() {
@@ -51,6 +51,9 @@ same nr_devices=1 gb=2 bs=1024 submit_queues=2 hw_queue_depth=32 no_sched=1
 same gb=1 max_sectors=256 virt_boundary=1 rotational=1 blocking=1
 same gb=1 shared_tag_bitmap=1 submit_queues=2 home_node=0
 same gb=1 memory_backed=1 discard=1
+same gb=1 memory_backed=1 cache_size=16
+same gb=1 memory_backed=1 cache_size=1 fua=0
+same gb=1 cache_size=16
 same nr_devices=2 gb=1 irqmode=2 completion_nsec=20000
 
 modprobe rnull_mod nr_devices=1 gb=1 memory_backed=1 irqmode=0 || fail "modprobe rnull_mod"
