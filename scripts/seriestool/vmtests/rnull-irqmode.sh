@@ -2,7 +2,8 @@
 # rnull completion modes: irqmode=2 completes every request no sooner than
 # completion_nsec after it was queued (an hrtimer per request), as C
 # null_blk does; irqmode 0 and 1 complete at once. Configfs devices take the
-# mode and the delay from their attributes.
+# mode and the delay from their attributes. A request that outlives the
+# queue's io_timeout fails with ETIMEDOUT when its timer expires, on both.
 . /tests/lib.sh
 
 # clat_min_us DEV: the smallest completion latency, in microseconds, of 200
@@ -55,3 +56,41 @@ echo "configfs irqmode=2 completion_nsec=1000000, memory backed: verify passed, 
 [ "$r" -ge 1000 ] || fail "rnullt completed in $r us, before completion_nsec"
 rmdev rnullt
 rmmod rnull_mod || fail "rmmod rnull_mod"
+
+# timed_read DEV: reads one block and prints how long it took (ms) and how
+# it ended.
+timed_read() {
+	t0=$(uptime_ms)
+	err=$(dd if=$1 of=/dev/null bs=4k count=1 iflag=direct 2>&1) && err=ok
+	echo "$(( $(uptime_ms) - t0 )) ms: $err"
+}
+
+# uptime_ms: time since boot in milliseconds (10 ms resolution).
+uptime_ms() {
+	awk '{ printf "%d", $1 * 1000 }' /proc/uptime
+}
+
+# Timeouts: completion after 3 s, io_timeout 500 ms. The block layer's
+# timeout handler runs after 0.5 to 1.5 s; the driver marks the request and
+# it fails with ETIMEDOUT when its timer expires. With the default timeout
+# (30 s) the same read succeeds: the check can fail.
+modprobe null_blk nr_devices=0 || fail "modprobe null_blk nr_devices=0"
+modprobe rnull_mod nr_devices=0 || fail "modprobe rnull_mod nr_devices=0"
+for drv in nullb rnull; do
+	name=${drv}to
+	CFG=/sys/kernel/config/$drv mkdev $name irqmode=2 completion_nsec=3000000000 size=16
+	dmesg -c > /dev/null
+	echo 500 > /sys/block/$name/queue/io_timeout || fail "setting io_timeout"
+	res=$(timed_read /dev/$name)
+	echo "$drv, io_timeout 500 ms, completion after 3 s: $res"
+	echo "$res" | grep -q "Connection timed out" || fail "$drv: no ETIMEDOUT: $res"
+	[ "${res%% ms*}" -ge 3000 ] || fail "$drv: failed before the completion came: $res"
+	dmesg | grep -q "timed out" || fail "$drv: no message about the timeout"
+	echo 30000 > /sys/block/$name/queue/io_timeout || fail "setting io_timeout"
+	res=$(timed_read /dev/$name)
+	echo "$drv, io_timeout 30 s: $res"
+	[ "${res#*: }" = ok ] || fail "$drv: read failed without a timeout: $res"
+	CFG=/sys/kernel/config/$drv rmdev $name
+done
+rmmod rnull_mod || fail "rmmod rnull_mod"
+rmmod null_blk || fail "rmmod null_blk"
