@@ -15,15 +15,27 @@
 use kernel::{
     alloc::flags::GFP_NOIO,
     block::{
-        mq::{Command, Request, Segment, SegmentMut},
+        mq::{
+            Command,
+            Request,
+            Segment,
+            SegmentMut, //
+        },
         SECTOR_SHIFT,
     },
     new_mutex,
     page::PAGE_SIZE,
     prelude::*,
     rbtree::RBTree,
-    sync::{aref::ARef, Mutex},
-    xarray::{AllocKind, Guard, XArray},
+    sync::{
+        aref::ARef,
+        Mutex, //
+    },
+    xarray::{
+        AllocKind,
+        Guard,
+        XArray, //
+    },
 };
 
 use super::NullBlkDevice;
@@ -83,7 +95,7 @@ impl Storage {
         let sector = rq.sector();
         let bytes = bytes.min(rq.bytes()) as usize;
         // As in C, a device with a cache handles one request at a time.
-        let mut cache = cache.map(|cache| cache.pages.lock());
+        let mut cache = cache.map(|cache| cache.inner.lock());
         let cache = cache.as_deref_mut();
         match rq.command() {
             Command::Read => self.read(sector, rq, bytes, cache.as_deref()),
@@ -251,7 +263,7 @@ const WRITE_BACK_BATCH: usize = 16;
 #[pin_data]
 pub(crate) struct Cache {
     #[pin]
-    pages: Mutex<CachedPages>,
+    inner: Mutex<CachedPages>,
 }
 
 /// The pages of a [`Cache`].
@@ -272,7 +284,7 @@ impl Cache {
     pub(crate) fn new(size_mib: u64) -> impl PinInit<Self> {
         let size_mib = usize::try_from(size_mib).unwrap_or(usize::MAX);
         pin_init!(Self {
-            pages <- new_mutex!(CachedPages {
+            inner <- new_mutex!(CachedPages {
                 pages: RBTree::new(),
                 len: 0,
                 limit: size_mib.saturating_mul((1 << 20) / PAGE_SIZE),
@@ -288,7 +300,9 @@ impl CachedPages {
     fn page_mut(&mut self, storage: &Storage, index: usize) -> Result<&mut Page> {
         if self.pages.get(&index).is_none() {
             if self.len + 1 >= self.limit {
-                self.write_back(storage, WRITE_BACK_BATCH)?;
+                // If that fails the cache grows past its size rather than
+                // fail the write, as in C.
+                let _ = self.write_back(storage, WRITE_BACK_BATCH);
             }
             let mut page: Page = KBox::init(pin_init::init_zeroed(), GFP_NOIO)?;
             storage.copy_page(index, &mut page);
