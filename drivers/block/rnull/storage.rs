@@ -190,13 +190,20 @@ impl Storage {
         at: usize,
         len: usize,
     ) -> Result {
-        let mut pages = self.pages.lock();
-        if pages.get(index).is_none() {
-            drop(pages);
-            pages = self.insert(index)?;
-        }
+        let mut pages = self.lock_page(index)?;
         let page = pages.get_mut(index).ok_or(ENOMEM)?;
         segment.copy_to_slice(at, &mut page[offset..offset + len])
+    }
+
+    /// Returns with the XArray locked and a page at `index`, which is added
+    /// (zeroed) if there was none.
+    fn lock_page(&self, index: usize) -> Result<Guard<'_, Page>> {
+        let pages = self.pages.lock();
+        if pages.get(index).is_some() {
+            return Ok(pages);
+        }
+        drop(pages);
+        self.insert(index)
     }
 
     /// Adds a zeroed page at `index` unless one is there already; returns
@@ -224,11 +231,7 @@ impl Storage {
 
     /// Stores `src` as page `index`.
     fn store_page(&self, index: usize, src: &[u8; PAGE_SIZE]) -> Result {
-        let mut pages = self.pages.lock();
-        if pages.get(index).is_none() {
-            drop(pages);
-            pages = self.insert(index)?;
-        }
+        let mut pages = self.lock_page(index)?;
         pages.get_mut(index).ok_or(ENOMEM)?.copy_from_slice(src);
         Ok(())
     }
