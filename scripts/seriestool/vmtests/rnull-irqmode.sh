@@ -17,7 +17,7 @@ clat_min_us() {
 }
 
 # Both drivers from the command line issue #3 names.
-modprobe null_blk nr_devices=2 gb=1 irqmode=2 completion_nsec=2000000 poll_queues=0 ||
+modprobe null_blk nr_devices=2 gb=1 irqmode=2 completion_nsec=2000000 ||
 	fail "modprobe null_blk"
 modprobe rnull_mod nr_devices=2 gb=1 irqmode=2 completion_nsec=2000000 ||
 	fail "modprobe rnull_mod"

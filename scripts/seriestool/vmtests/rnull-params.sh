@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
 # rnull module parameters: with the same parameters, rnull's devices look to
 # the block layer as C null_blk's do (capacity, block size, queues, depth,
-# scheduler, limits); bad values fail the load with a message.
+# scheduler, limits, polling); bad values fail the load with a message.
 . /tests/lib.sh
 
 ATTRS="size queue/logical_block_size queue/physical_block_size queue/nr_requests
 queue/scheduler queue/max_hw_sectors_kb queue/virt_boundary_mask queue/rotational
-queue/discard_max_hw_bytes queue/write_cache queue/fua"
+queue/discard_max_hw_bytes queue/write_cache queue/fua queue/io_poll"
 
 # snapshot DISK: the attributes above and the number of hardware queues.
 snapshot() {
@@ -18,7 +18,7 @@ snapshot() {
 
 # same PARAMS...: loads both drivers with PARAMS and compares their devices.
 same() {
-	modprobe null_blk "$@" poll_queues=0 || fail "modprobe null_blk $*"
+	modprobe null_blk "$@" || fail "modprobe null_blk $*"
 	modprobe rnull_mod "$@" || fail "modprobe rnull_mod $*"
 	n=0
 	for d in /sys/block/nullb*; do
@@ -55,6 +55,8 @@ same gb=1 memory_backed=1 cache_size=16
 same gb=1 memory_backed=1 cache_size=1 fua=0
 same gb=1 cache_size=16
 same nr_devices=2 gb=1 irqmode=2 completion_nsec=20000
+same gb=1 poll_queues=0
+same gb=1 submit_queues=2 poll_queues=2
 
 modprobe rnull_mod nr_devices=1 gb=1 memory_backed=1 irqmode=0 || fail "modprobe rnull_mod"
 wait_dev /dev/rnullb0
@@ -63,7 +65,7 @@ rmmod rnull_mod || fail "rmmod rnull_mod"
 echo "memory_backed=1 from module parameters: fio verify passed"
 
 for bad in bs=1000 bs=8192 irqmode=3 irqmode=7 completion_nsec=9223372036854775808 submit_queues=0 hw_queue_depth=0 home_node=-5 \
-	max_sectors=4 gb=9007199254740992; do
+	max_sectors=4 poll_queues=1000 gb=9007199254740992; do
 	dmesg -c > /dev/null
 	modprobe rnull_mod $bad 2> /dev/null && fail "modprobe rnull_mod $bad succeeded"
 	dmesg | grep -q "invalid value for" || fail "no message for $bad"

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A list of requests, linked through the requests themselves.
+//!
+//! C header: [`include/linux/blk-mq.h`](srctree/include/linux/blk-mq.h)
+
+use crate::{
+    bindings,
+    block::mq::{
+        Operations,
+        Request, //
+    },
+    sync::{
+        aref::ARef,
+        atomic::Relaxed, //
+    },
+};
+use core::{
+    marker::PhantomData,
+    ptr::{
+        self,
+        NonNull, //
+    },
+};
+
+/// A first-in first-out list of requests that the driver owns (C `struct
+/// rq_list`).
+///
+/// The list links the requests through their `rq_next` field, so adding a
+/// request needs no allocation and cannot fail for lack of memory: a
+/// driver can keep requests in it in atomic context, e.g. a poll queue
+/// keeps the requests it waits to complete in [`Operations::poll`].
+///
+/// The list owns the [`ARef`] of each request in it; dropping the list
+/// drops them, which leaves the requests in flight without ending them.
+///
+/// # Invariants
+///
+/// `list` is a valid C request list. Each request in it is a [`Request<T>`]
+/// whose reference the list owns, and which no other [`ARef`] points to.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::block::mq::{Request, RequestList};
+/// use kernel::block::mq::Operations;
+/// use kernel::sync::aref::ARef;
+///
+/// /// Ends all requests of `list`, in the order they were added.
+/// fn end_all<T: Operations>(list: &mut RequestList<T>) {
+///     while let Some(rq) = list.pop_front() {
+///         // The list held the only reference, so this cannot fail.
+///         let _ = Request::end_ok(rq);
+///     }
+/// }
+/// ```
+pub struct RequestList<T: Operations> {
+    list: bindings::rq_list,
+    _p: PhantomData<ARef<Request<T>>>,
+}
+
+impl<T: Operations> RequestList<T> {
+    /// Returns an empty list.
+    pub const fn new() -> Self {
+        // INVARIANT: Null head and tail is the empty C list.
+        Self {
+            list: bindings::rq_list {
+                head: ptr::null_mut(),
+                tail: ptr::null_mut(),
+            },
+            _p: PhantomData,
+        }
+    }
+
+    /// Returns whether the list is empty.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.list.head.is_null()
+    }
+
+    /// Adds `rq` at the end of the list.
+    ///
+    /// Returns `rq` in [`Err`] if it is not the only [`ARef`] to the request:
+    /// a request can be in one list at a time only.
+    #[inline]
+    pub fn push_back(&mut self, rq: ARef<Request<T>>) -> Result<(), ARef<Request<T>>> {
+        // One reference for being in flight, one for `rq`: no other `ARef`
+        // exists, and none can be made without `rq`, so the request is in no
+        // other list.
+        if rq.wrapper_ref().refcount().as_atomic().load(Relaxed) != 2 {
+            return Err(rq);
+        }
+        let rq = ARef::into_raw(rq).as_ptr().cast::<bindings::request>();
+        // SAFETY: `self.list` is a valid list by the type invariants. `rq` is
+        // a valid request in no list: its `rq_next` is free for the list to
+        // use, as the block layer leaves it to the driver while the driver
+        // owns the request.
+        unsafe { bindings::rq_list_add_tail(&mut self.list, rq) };
+        // INVARIANT: The list took over the only `ARef` to `rq`.
+        Ok(())
+    }
+
+    /// Removes the first request from the list and returns it.
+    #[inline]
+    pub fn pop_front(&mut self) -> Option<ARef<Request<T>>> {
+        // SAFETY: `self.list` is a valid list by the type invariants.
+        let rq = NonNull::new(unsafe { bindings::rq_list_pop(&mut self.list) })?;
+        // SAFETY: By the type invariants, `rq` is a `Request<T>` whose
+        // reference the list owned; it passes to the returned `ARef`.
+        Some(unsafe { ARef::from_raw(rq.cast::<Request<T>>()) })
+    }
+}
+
+impl<T: Operations> Default for RequestList<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Operations> Drop for RequestList<T> {
+    fn drop(&mut self) {
+        while self.pop_front().is_some() {}
+    }
+}
+
+// SAFETY: The list only holds `ARef<Request<T>>`s, which may be sent to and
+// dropped on any thread.
+unsafe impl<T: Operations> Send for RequestList<T> where ARef<Request<T>>: Send {}
+
+// SAFETY: A shared `RequestList` gives no access to its requests.
+unsafe impl<T: Operations> Sync for RequestList<T> {}
