@@ -86,6 +86,7 @@ for drv in nullb rnull; do
 	[ "$(cat $cfg/${drv}q/poll_queues)" = 1 ] || fail "$drv: poll_queues default is not 1"
 	rmdir $cfg/${drv}q
 	CFG=$cfg mkdev ${drv}q poll_queues=2 irqmode=2 completion_nsec=${DELAY_US}000
+	[ "$(cat $cfg/${drv}q/poll_queues)" = 1 ] || fail "$drv: poll_queues not clamped to 1"
 	check ${drv}q 2 1
 	CFG=$cfg rmdev ${drv}q
 done
