@@ -59,7 +59,8 @@ ok memory_backed 1
 ok power 1
 wait_dev /dev/rnullc
 [ "$(cat /sys/block/rnullc/size)" = $((64 * 2048)) ] || fail "capacity"
-[ "$(ls /sys/block/rnullc/mq | wc -l)" = 2 ] || fail "submit_queues=2 gave $(ls /sys/block/rnullc/mq | wc -l) queues"
+# submit_queues=2 and the default poll queue.
+[ "$(ls /sys/block/rnullc/mq | wc -l)" = 3 ] || fail "submit_queues=2 gave $(ls /sys/block/rnullc/mq | wc -l) queues"
 [ "$(cat /sys/block/rnullc/queue/nr_requests)" = 128 ] || fail "hw_queue_depth"
 for a in blocksize size irqmode completion_nsec submit_queues hw_queue_depth home_node max_sectors rotational \
 	no_sched blocking shared_tag_bitmap virt_boundary memory_backed discard badblocks_once \
