@@ -72,14 +72,16 @@ uptime_ms() {
 
 # Timeouts: completion after 3 s, io_timeout 500 ms. The block layer's
 # timeout handler runs after 0.5 to 1.5 s; the driver marks the request and
-# it fails with ETIMEDOUT when its timer expires. With the default timeout
-# (30 s) the same read succeeds: the check can fail.
+# it fails with ETIMEDOUT when its timer expires. With io_timeout 30 s the
+# same read succeeds: the check can fail. Both start with null_blk's 5 s.
 modprobe null_blk nr_devices=0 || fail "modprobe null_blk nr_devices=0"
 modprobe rnull_mod nr_devices=0 || fail "modprobe rnull_mod nr_devices=0"
 for drv in nullb rnull; do
 	name=${drv}to
 	CFG=/sys/kernel/config/$drv mkdev $name irqmode=2 completion_nsec=3000000000 size=16
 	dmesg -c > /dev/null
+	t=$(cat /sys/block/$name/queue/io_timeout)
+	[ "$t" = 5000 ] || fail "$drv: io_timeout is $t ms, expected null_blk's 5000"
 	echo 500 > /sys/block/$name/queue/io_timeout || fail "setting io_timeout"
 	res=$(timed_read /dev/$name)
 	echo "$drv, io_timeout 500 ms, completion after 3 s: $res"

@@ -6,7 +6,8 @@
 
 ATTRS="size queue/logical_block_size queue/physical_block_size queue/nr_requests
 queue/scheduler queue/max_hw_sectors_kb queue/virt_boundary_mask queue/rotational
-queue/discard_max_hw_bytes queue/write_cache queue/fua queue/io_poll"
+queue/discard_max_hw_bytes queue/write_cache queue/fua queue/io_poll
+queue/io_timeout"
 
 # snapshot DISK: the attributes above and the number of hardware queues.
 snapshot() {
