@@ -47,9 +47,11 @@ ok hw_queue_depth 128; bad hw_queue_depth 0; bad hw_queue_depth 20000
 ok home_node 0; ok home_node -1; bad home_node -2; bad home_node 100000
 ok cache_size 18446744073709551615; ok cache_size 1; bad cache_size -1; bad cache_size 1M
 bad cache_size 18446744073709551616; ok cache_size 0
+ok mbps 100; ok mbps 4294967295; bad mbps -1; bad mbps 4294967296; bad mbps x; ok mbps 0
+ok index 7; bad index -1; bad index x; ok index 0
 ok max_sectors 512; ok max_sectors 8; ok max_sectors 0; bad max_sectors 1; bad max_sectors 7; bad max_sectors abc
 for b in rotational no_sched blocking shared_tag_bitmap virt_boundary memory_backed discard \
-	badblocks_once badblocks_partial_io fua; do
+	badblocks_once badblocks_partial_io fua shared_tags; do
 	ok $b 1; ok $b 0; ok $b y 1; ok $b N 0; bad $b 2; bad $b maybe
 done
 bad power 2
@@ -64,7 +66,7 @@ wait_dev /dev/rnullc
 [ "$(cat /sys/block/rnullc/queue/nr_requests)" = 128 ] || fail "hw_queue_depth"
 for a in blocksize size irqmode completion_nsec submit_queues hw_queue_depth home_node max_sectors rotational \
 	no_sched blocking shared_tag_bitmap virt_boundary memory_backed discard badblocks_once \
-	badblocks_partial_io cache_size fua; do
+	badblocks_partial_io cache_size fua mbps index shared_tags; do
 	err=$( (echo 1 > $cfg/rnullc/$a) 2>&1) && fail "changing $a of a powered device succeeded"
 	echo "$err" | grep -q "busy" || fail "changing $a of a powered device: $err"
 done
@@ -73,3 +75,36 @@ fio_verify /dev/rnullc 16M || fail "fio verify"
 ok power 0
 rmdir $cfg/rnullc || fail "rmdir"
 rmmod rnull_mod || fail "rmmod"
+
+# Indexes, next to null_blk: a device takes the lowest index free at power
+# on, after those of the module parameter devices, and gives it back at
+# power off; the attribute keeps showing it.
+modprobe null_blk nr_devices=2 || fail "modprobe null_blk"
+modprobe rnull_mod nr_devices=2 || fail "modprobe rnull_mod"
+# index DRV NAME EXPECTED
+index() {
+	i=$(cat /sys/kernel/config/$1/$2/index)
+	[ "$i" = "$3" ] || fail "$1 device $2 has index $i, expected $3"
+}
+for drv in nullb rnull; do
+	export CFG=/sys/kernel/config/$drv
+	mkdir $CFG/${drv}i1 || fail "mkdir ${drv}i1"
+	echo 9 > $CFG/${drv}i1/index || fail "writing index"
+	echo 1 > $CFG/${drv}i1/power || fail "power on ${drv}i1"
+	index $drv ${drv}i1 2
+	mkdev ${drv}i2
+	index $drv ${drv}i2 3
+	echo 0 > $CFG/${drv}i1/power || fail "power off ${drv}i1"
+	index $drv ${drv}i1 2
+	mkdev ${drv}i3
+	index $drv ${drv}i3 2
+	echo 1 > $CFG/${drv}i1/power || fail "power on ${drv}i1"
+	index $drv ${drv}i1 4
+	for d in i1 i2 i3; do
+		rmdev $drv$d
+	done
+	unset CFG
+done
+rmmod null_blk || fail "rmmod null_blk"
+rmmod rnull_mod || fail "rmmod rnull_mod"
+echo "index: the same numbers as null_blk's"

@@ -58,6 +58,7 @@ same gb=1 cache_size=16
 same nr_devices=2 gb=1 irqmode=2 completion_nsec=20000
 same gb=1 poll_queues=0
 same gb=1 submit_queues=2 poll_queues=2
+same nr_devices=2 gb=1 shared_tags=1 submit_queues=2 hw_queue_depth=16 mbps=100
 
 modprobe rnull_mod nr_devices=1 gb=1 memory_backed=1 irqmode=0 || fail "modprobe rnull_mod"
 wait_dev /dev/rnullb0
