@@ -49,9 +49,10 @@ ok cache_size 18446744073709551615; ok cache_size 1; bad cache_size -1; bad cach
 bad cache_size 18446744073709551616; ok cache_size 0
 ok mbps 100; ok mbps 4294967295; bad mbps -1; bad mbps 4294967296; bad mbps x; ok mbps 0
 ok index 7; bad index -1; bad index x; ok index 0
+ok queue_mode 0; ok queue_mode 1; bad queue_mode 3; bad queue_mode -1; ok queue_mode 2
 ok max_sectors 512; ok max_sectors 8; ok max_sectors 0; bad max_sectors 1; bad max_sectors 7; bad max_sectors abc
 for b in rotational no_sched blocking shared_tag_bitmap virt_boundary memory_backed discard \
-	badblocks_once badblocks_partial_io fua shared_tags; do
+	badblocks_once badblocks_partial_io fua shared_tags use_per_node_hctx; do
 	ok $b 1; ok $b 0; ok $b y 1; ok $b N 0; bad $b 2; bad $b maybe
 done
 bad power 2
@@ -66,7 +67,7 @@ wait_dev /dev/rnullc
 [ "$(cat /sys/block/rnullc/queue/nr_requests)" = 128 ] || fail "hw_queue_depth"
 for a in blocksize size irqmode completion_nsec submit_queues hw_queue_depth home_node max_sectors rotational \
 	no_sched blocking shared_tag_bitmap virt_boundary memory_backed discard badblocks_once \
-	badblocks_partial_io cache_size fua mbps index shared_tags; do
+	badblocks_partial_io cache_size fua mbps index shared_tags use_per_node_hctx queue_mode; do
 	err=$( (echo 1 > $cfg/rnullc/$a) 2>&1) && fail "changing $a of a powered device succeeded"
 	echo "$err" | grep -q "busy" || fail "changing $a of a powered device: $err"
 done
@@ -108,3 +109,25 @@ done
 rmmod null_blk || fail "rmmod null_blk"
 rmmod rnull_mod || fail "rmmod rnull_mod"
 echo "index: the same numbers as null_blk's"
+
+# Adjusted at power on as in C and shown adjusted: a submit queue per
+# online node, bio becomes multiqueue; the legacy request interface fails.
+modprobe rnull_mod nr_devices=0 || fail "modprobe rnull_mod"
+cfg=/sys/kernel/config/rnull
+mkdir $cfg/rnulla || fail "mkdir rnulla"
+echo 2 > $cfg/rnulla/submit_queues || fail "setting submit_queues"
+echo 1 > $cfg/rnulla/use_per_node_hctx || fail "setting use_per_node_hctx"
+echo 0 > $cfg/rnulla/queue_mode || fail "setting queue_mode"
+echo 1 > $cfg/rnulla/power || fail "power on rnulla"
+wait_dev /dev/rnulla
+v=$(cat $cfg/rnulla/submit_queues)
+[ "$v" = 1 ] || fail "use_per_node_hctx: submit_queues is $v, expected the one online node"
+[ "$(cat $cfg/rnulla/queue_mode)" = 2 ] || fail "queue_mode 0 did not become 2"
+rmdev rnulla
+mkdir $cfg/rnullq || fail "mkdir rnullq"
+echo 1 > $cfg/rnullq/queue_mode || fail "setting queue_mode 1"
+err=$( (echo 1 > $cfg/rnullq/power) 2>&1) && fail "power on with queue_mode 1 succeeded"
+echo "$err" | grep -q "Invalid argument" || fail "queue_mode 1: $err"
+rmdir $cfg/rnullq || fail "rmdir rnullq"
+rmmod rnull_mod || fail "rmmod rnull_mod"
+echo "use_per_node_hctx and queue_mode adjusted at power on as in C"

@@ -59,6 +59,13 @@ same nr_devices=2 gb=1 irqmode=2 completion_nsec=20000
 same gb=1 poll_queues=0
 same gb=1 submit_queues=2 poll_queues=2
 same nr_devices=2 gb=1 shared_tags=1 submit_queues=2 hw_queue_depth=16 mbps=100
+# A submit queue per online node (the VM has one) instead of submit_queues.
+same gb=1 use_per_node_hctx=1 submit_queues=2
+# The bio interface is gone: multiqueue, with a message.
+dmesg -c > /dev/null
+same gb=1 queue_mode=0
+[ "$(dmesg | grep -c 'BIO-based IO path is no longer available')" = 2 ] ||
+	fail "queue_mode=0: not both drivers said that bio is gone"
 
 modprobe rnull_mod nr_devices=1 gb=1 memory_backed=1 irqmode=0 || fail "modprobe rnull_mod"
 wait_dev /dev/rnullb0
@@ -67,11 +74,18 @@ rmmod rnull_mod || fail "rmmod rnull_mod"
 echo "memory_backed=1 from module parameters: fio verify passed"
 
 for bad in bs=1000 bs=8192 irqmode=3 irqmode=7 completion_nsec=9223372036854775808 submit_queues=0 hw_queue_depth=0 home_node=-5 \
-	max_sectors=4 poll_queues=1000 gb=9007199254740992; do
+	max_sectors=4 poll_queues=1000 gb=9007199254740992 queue_mode=3; do
 	dmesg -c > /dev/null
 	modprobe rnull_mod $bad 2> /dev/null && fail "modprobe rnull_mod $bad succeeded"
 	dmesg | grep -q "invalid value for" || fail "no message for $bad"
 	lsmod | grep -q rnull_mod && fail "rnull_mod loaded with $bad"
 	echo "refused: $bad"
 done
+# The legacy request interface is gone, as null_blk says.
+for mod in null_blk rnull_mod; do
+	dmesg -c > /dev/null
+	modprobe $mod queue_mode=1 2> /dev/null && fail "modprobe $mod queue_mode=1 succeeded"
+	dmesg | grep -q "legacy IO path is no longer available" || fail "$mod: no message for queue_mode=1"
+done
+echo "refused: queue_mode=1, by both"
 true
