@@ -6,8 +6,9 @@
 
 use crate::bindings;
 
-/// Returns the number of NUMA nodes that are online (C `nr_online_nodes`):
-/// 1 without NUMA support, and never more than `MAX_NUMNODES`.
+/// Returns the number of NUMA nodes that are online (C
+/// `num_online_nodes()`, the same count as the `nr_online_nodes` variable
+/// C keeps): 1 without NUMA support, and never more than `MAX_NUMNODES`.
 ///
 /// Nodes can come online and go offline later (memory hotplug), so the
 /// value is a snapshot.

@@ -85,5 +85,20 @@ echo 1 > $cfg/rnullm/power || fail "power on rnullm"
 v=$(cat $cfg/rnullm/mbps)
 [ "$v" = 40960 ] || fail "mbps is $v after power on, expected C's clamp to 40960"
 rmdev rnullm
+# A deep queue does not make requests wait until they time out: with 1 MiB/s,
+# 16 requests of 256k and an io_timeout of 1 s, booking them all would put
+# the last 4 s ahead; rnull books 20 ms ahead and blk-mq holds the rest.
+mkdev rnulld mbps=1
+echo 1000 > /sys/block/rnulld/queue/io_timeout || fail "setting io_timeout"
+dmesg -c > /dev/null
+fio --name=deep --filename=/dev/rnulld --ioengine=libaio --direct=1 --rw=randread \
+	--bs=256k --iodepth=16 --time_based --runtime=4 --output-format=terse \
+	--terse-version=3 > /tmp/fio.out 2>&1 || { tail -5 /tmp/fio.out; fail "fio with a deep queue failed"; }
+dmesg | grep -q "timed out" && fail "a request timed out behind the bandwidth limit"
+bw=$(awk -F';' '{printf "%d", $7}' /tmp/fio.out)
+echo "/dev/rnulld, mbps=1, 16 x 256k in flight, io_timeout 1 s: $(mib $bw) MiB/s, no timeout"
+[ $((bw * 10)) -ge $((1024 * 9)) ] && [ $((bw * 10)) -le $((1024 * 11)) ] ||
+	fail "rnulld: $(mib $bw) MiB/s, not within 10 % of 1"
+rmdev rnulld
 rmmod rnull_mod || fail "rmmod rnull_mod"
 echo "rnull mbps: reads, writes and polled reads within 10 % of the limit"
