@@ -53,16 +53,22 @@ numfmt_k() {
 	esac
 }
 
-# mkdev NAME ATTR=VALUE...: makes the rnull configfs device NAME with those
-# attributes (in order), powers it on and waits for /dev/NAME. With
-# CFG=/sys/kernel/config/nullb in the environment, a C null_blk device.
-mkdev() {
+# mkcfg NAME ATTR=VALUE...: makes the rnull configfs device NAME with those
+# attributes (in order), not powered. With CFG=/sys/kernel/config/nullb in
+# the environment, a C null_blk device.
+mkcfg() {
 	name=$1 cfg=${CFG:-/sys/kernel/config/rnull}
 	shift
 	mkdir $cfg/$name || fail "mkdir $cfg/$name"
 	for kv in "$@"; do
 		echo "${kv#*=}" > $cfg/$name/${kv%%=*} || fail "setting $kv on $name"
 	done
+}
+
+# mkdev NAME ATTR=VALUE...: mkcfg, then powers the device on and waits for
+# /dev/NAME.
+mkdev() {
+	mkcfg "$@"
 	echo 1 > $cfg/$name/power || fail "power on $name"
 	wait_dev /dev/$name
 }
@@ -83,4 +89,14 @@ powercycle() {
 	[ -b /dev/$1 ] && fail "/dev/$1 still there after power off"
 	echo 1 > $cfg/$1/power || fail "power on $1"
 	wait_dev /dev/$1
+}
+
+# power_on_refused NAME ATTR=VALUE...: mkcfg, then checks that powering the
+# device on fails with EINVAL, and removes it.
+power_on_refused() {
+	mkcfg "$@"
+	shift
+	err=$( (echo 1 > $cfg/$name/power) 2>&1) && fail "power on of $name with $* succeeded"
+	echo "$err" | grep -q "Invalid argument" || fail "power on of $name with $*: $err"
+	rmdir $cfg/$name || fail "rmdir $cfg/$name"
 }

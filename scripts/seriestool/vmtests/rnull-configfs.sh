@@ -124,10 +124,6 @@ v=$(cat $cfg/rnulla/submit_queues)
 [ "$v" = 1 ] || fail "use_per_node_hctx: submit_queues is $v, expected the one online node"
 [ "$(cat $cfg/rnulla/queue_mode)" = 2 ] || fail "queue_mode 0 did not become 2"
 rmdev rnulla
-mkdir $cfg/rnullq || fail "mkdir rnullq"
-echo 1 > $cfg/rnullq/queue_mode || fail "setting queue_mode 1"
-err=$( (echo 1 > $cfg/rnullq/power) 2>&1) && fail "power on with queue_mode 1 succeeded"
-echo "$err" | grep -q "Invalid argument" || fail "queue_mode 1: $err"
-rmdir $cfg/rnullq || fail "rmdir rnullq"
+power_on_refused rnullq queue_mode=1
 rmmod rnull_mod || fail "rmmod rnull_mod"
 echo "use_per_node_hctx and queue_mode adjusted at power on as in C"

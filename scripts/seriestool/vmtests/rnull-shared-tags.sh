@@ -52,11 +52,6 @@ done
 	fail "configfs shared_tags=1: $together reads/s, not below 70 % of $apart"
 # rnull memory backs in queue_rq, which may sleep: a non-blocking shared set
 # cannot take a memory backed device.
-mkdir $cfg/rnullm || fail "mkdir rnullm"
-echo 1 > $cfg/rnullm/shared_tags || fail "setting shared_tags"
-echo 1 > $cfg/rnullm/memory_backed || fail "setting memory_backed"
-err=$( (echo 1 > $cfg/rnullm/power) 2>&1) && fail "a memory backed device joined a non-blocking shared tag set"
-echo "$err" | grep -q "Invalid argument" || fail "memory backed with shared tags: $err"
-rmdir $cfg/rnullm || fail "rmdir rnullm"
+power_on_refused rnullm shared_tags=1 memory_backed=1
 rmmod rnull_mod || fail "rmmod rnull_mod"
 echo "shared_tags: devices share one tag set as with null_blk"
