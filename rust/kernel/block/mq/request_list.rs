@@ -100,6 +100,40 @@ impl<T: Operations> RequestList<T> {
         Ok(())
     }
 
+    /// Moves the requests of `other` to the end of this list, in their
+    /// order, and leaves `other` empty. Takes constant time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::block::mq::{Operations, RequestList};
+    ///
+    /// /// Puts the requests of `retry` before those of `queue`.
+    /// fn retry_first<T: Operations>(queue: &mut RequestList<T>, mut retry: RequestList<T>) {
+    ///     retry.append(queue);
+    ///     *queue = retry;
+    /// }
+    /// ```
+    #[inline]
+    pub fn append(&mut self, other: &mut Self) {
+        let other = core::mem::take(other);
+        let other = core::mem::ManuallyDrop::new(other);
+        if other.list.head.is_null() {
+            return;
+        }
+        if self.list.tail.is_null() {
+            self.list.head = other.list.head;
+        } else {
+            // SAFETY: By the type invariants, the tail of this non-empty list
+            // is a valid request in it, the last one, whose `rq_next` is the
+            // list's to set.
+            unsafe { (*self.list.tail).__bindgen_anon_1.rq_next = other.list.head };
+        }
+        self.list.tail = other.list.tail;
+        // INVARIANT: The requests of `other`, whose references `other` owned
+        // and does not drop, are linked after those of this list.
+    }
+
     /// Removes the first request from the list and returns it.
     #[inline]
     pub fn pop_front(&mut self) -> Option<ARef<Request<T>>> {
@@ -125,7 +159,7 @@ impl<T: Operations> Drop for RequestList<T> {
 
 // SAFETY: The list only holds `ARef<Request<T>>`s, which may be sent to and
 // dropped on any thread.
-unsafe impl<T: Operations> Send for RequestList<T> where ARef<Request<T>>: Send {}
+unsafe impl<T: Operations> Send for RequestList<T> {}
 
 // SAFETY: A shared `RequestList` gives no access to its requests.
 unsafe impl<T: Operations> Sync for RequestList<T> {}
