@@ -9,6 +9,11 @@ one line per measurement:
 
 where a larger value is better (IOPS). The runner pairs the sides of each
 repetition, so slow drift of the VM cancels out.
+
+`--compare-inline-helpers` compares two kernels instead of two drivers:
+the series built with and without CONFIG_RUST_INLINE_HELPERS. A boot runs
+one kernel, so each repetition boots both, in alternating order, and the
+script runs its Rust side only (series.sides=Rust).
 """
 
 import json
@@ -74,9 +79,20 @@ def summarize(data, side_a, side_b):
     return {"a": side_a, "b": side_b, "workloads": workloads, "mean_ratio": mean_ratio}
 
 
+def merge_boot(data, console, side, rep):
+    """Adds the Rust side of one boot's console to `data` as `side`, repetition `rep`."""
+    found = parse(console)
+    if not found:
+        raise SeriesError(f"no BENCH lines from the {side} kernel")
+    for wl, sides in found.items():
+        for value in sides.get("Rust", {}).values():
+            data.setdefault(wl, {}).setdefault(side, {})[rep] = value
+    return data
+
+
 def table(report):
     a, b = report["a"], report["b"]
-    rows = [f"{'workload':<28} {a:>12} {b:>12} {b + '/' + a:>9}  95% CI            (R-C)/C"]
+    rows = [f"{'workload':<28} {a:>12} {b:>12} {b + '/' + a:>9}  95% CI            change"]
     for w in report["workloads"]:
         rows.append(f"{w['name']:<28} {w[a]:>12.0f} {w[b]:>12.0f} {w['ratio']:>9.3f}  "
                     f"[{w['ci_low']:.3f}, {w['ci_high']:.3f}]  {100 * (w['ratio'] - 1):+6.1f}%")
@@ -97,19 +113,46 @@ def add_arguments(sp):
     sp.add_argument("--reps", type=int, default=5, help="repetitions per side (default 5)")
     sp.add_argument("--runtime", type=int, default=3, help="seconds per fio run (default 3)")
     sp.add_argument("--timeout", type=int, default=3600)
+    sp.add_argument("--compare-inline-helpers", action="store_true",
+                    help="compare rnull on kernels built with and without "
+                    "CONFIG_RUST_INLINE_HELPERS (one boot per kernel and repetition)")
+
+
+def boot_bench(tree, bdir, args, append, log_name):
+    console, _ = vm.boot(tree, bdir, tests=[f"bench:{args.name}"],
+                         extra_append=f"series.runtime={args.runtime} {append}",
+                         timeout=args.timeout, log_path=os.path.join(bdir, log_name))
+    return console
+
+
+def compare_inline_helpers(tree, args):
+    """{workload: {"noinline"|"inline": {rep: value}}}, alternating kernels."""
+    kernels = {"inline": build.build(tree, "vm"),
+               "noinline": build.build(tree, "vm", inline_helpers=False)}
+    data = {}
+    for rep in range(args.reps):
+        order = ["noinline", "inline"] if rep % 2 == 0 else ["inline", "noinline"]
+        for side in order:
+            info(f"    repetition {rep + 1}/{args.reps}: {side} kernel")
+            console = boot_bench(tree, kernels[side], args, "series.reps=1 series.sides=Rust",
+                                 f"bench-{args.name}-{side}.log")
+            merge_boot(data, console, side, rep)
+    return data
 
 
 def main(tree, args):
     if not args.name or args.name not in available():
         raise SeriesError(f"name a benchmark: {', '.join(available()) or 'none yet'}")
-    bdir = build.build(tree, "vm")
-    console, _ = vm.boot(tree, bdir, tests=[f"bench:{args.name}"],
-                         extra_append=f"series.reps={args.reps} series.runtime={args.runtime}", timeout=args.timeout,
-                         log_path=os.path.join(bdir, f"bench-{args.name}.log"))
-    for line in console.splitlines():
-        if line.startswith("BENCH-CONFIG "):
-            info("    " + line[len("BENCH-CONFIG "):])
-    report = summarize(parse(console), "C", "Rust")
+    if args.compare_inline_helpers:
+        report = summarize(compare_inline_helpers(tree, args), "noinline", "inline")
+    else:
+        bdir = build.build(tree, "vm")
+        console = boot_bench(tree, bdir, args, f"series.reps={args.reps}",
+                             f"bench-{args.name}.log")
+        for line in console.splitlines():
+            if line.startswith("BENCH-CONFIG "):
+                info("    " + line[len("BENCH-CONFIG "):])
+        report = summarize(parse(console), "C", "Rust")
     info(table(report))
     if args.json:
         with open(args.json, "w") as f:

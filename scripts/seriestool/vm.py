@@ -79,6 +79,10 @@ def make_initramfs(tree, bdir, out):
         if not fio:
             raise SeriesError("fio is missing: run `scripts/series setup`")
         copy_with_libs(fio, root)
+        blkzone = shutil.which("blkzone") or "/sbin/blkzone"
+        if not os.path.exists(blkzone):
+            raise SeriesError("blkzone is missing: run `scripts/series setup`")
+        copy_with_libs(blkzone, root)
         shutil.copy2(os.path.join(TOOL, "vm", "init"), os.path.join(root, "init"))
         os.chmod(os.path.join(root, "init"), 0o755)
         for src, dest in ((VMTESTS, "tests"), (os.path.join(TOOL, "bench"), "bench")):

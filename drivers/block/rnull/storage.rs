@@ -99,7 +99,7 @@ impl Storage {
         let cache = cache.as_deref_mut();
         match rq.command() {
             Command::Read => self.read(sector, rq, bytes, cache.as_deref()),
-            Command::Write => self.write(sector, rq, bytes, cache),
+            Command::Write | Command::ZoneAppend => self.write(sector, rq, bytes, cache),
             Command::Discard | Command::WriteZeroes => self.zero(sector, bytes, cache),
             Command::Flush => cache.map_or(Ok(()), |cache| cache.write_back(self, usize::MAX)),
             _ => Err(EOPNOTSUPP),
@@ -236,6 +236,14 @@ impl Storage {
         Ok(())
     }
 
+    /// Forgets the data of `sectors` sectors from `sector` on, here and in
+    /// `cache`: they read as zeroes.
+    pub(crate) fn discard(&self, sector: u64, sectors: u64, cache: Option<&Cache>) -> Result {
+        let bytes = usize::try_from(sectors << SECTOR_SHIFT)?;
+        let mut cache = cache.map(|cache| cache.inner.lock());
+        self.zero(sector, bytes, cache.as_deref_mut())
+    }
+
     /// Zeroes `bytes` bytes from `sector` on, here and in `cache`; frees the
     /// pages covered whole.
     fn zero(&self, sector: u64, bytes: usize, mut cache: Option<&mut CachedPages>) -> Result {
@@ -255,6 +263,32 @@ impl Storage {
         }
         Ok(())
     }
+}
+
+/// Fills bytes `from..to` of the data buffer of `rq` with `byte`.
+pub(crate) fn fill(
+    rq: &mut ARef<Request<NullBlkDevice>>,
+    from: usize,
+    to: usize,
+    byte: u8,
+) -> Result {
+    let pattern = [byte; 512];
+    let mut pos = 0;
+    for mut segment in Request::segments_mut(rq)? {
+        let len = segment.len();
+        let mut at = from.max(pos);
+        let end = to.min(pos + len);
+        while at < end {
+            let n = (end - at).min(pattern.len());
+            segment.copy_from_slice(at - pos, &pattern[..n])?;
+            at += n;
+        }
+        pos += len;
+        if pos >= to {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// How many pages the cache writes back at once when it is full (C

@@ -4,11 +4,15 @@
 # 256 (and the default poll queue, unused), irqmode 0, no data kept, no I/O
 # scheduler. Sides alternate within every repetition (which one goes first
 # alternates too). Prints BENCH <workload> <side> <rep> <IOPS>.
+# With series.sides=Rust on the command line only rnull runs (for
+# `bench --compare-inline-helpers`, which compares kernels, not drivers).
 . /tests/lib.sh
 
 arg() { sed -n "s/.*series\.$1=\([0-9]*\).*/\1/p" /proc/cmdline; }
 reps=$(arg reps); reps=${reps:-5}
 runtime=$(arg runtime); runtime=${runtime:-3}
+sides=$(sed -n 's/.*series\.sides=\([A-Za-z,]*\).*/\1/p' /proc/cmdline | tr , ' ')
+sides=${sides:-C Rust}
 
 # The same module parameters on both sides. Both add their default poll
 # queue, which the unpolled runs here leave idle.
@@ -43,7 +47,9 @@ for jobs in 1 2; do
 	wl=$rw-$bs-qd$qd-j$jobs
 	rep=0
 	while [ $rep -lt "$reps" ]; do
-		if [ $((rep % 2)) -eq 0 ]; then order="C Rust"; else order="Rust C"; fi
+		if [ $((rep % 2)) -eq 0 ]; then order="$sides"; else
+			order=$(echo $sides | awk '{ for (i = NF; i > 0; i--) printf "%s ", $i }')
+		fi
 		for side in $order; do
 			if [ $side = C ]; then dev=/dev/nullb0; else dev=/dev/rnullb0; fi
 			iops=$(run $dev $rw $bs $qd $jobs)

@@ -81,6 +81,18 @@ class BenchTest(unittest.TestCase):
         with self.assertRaises(SeriesError):
             bench.summarize(bench.parse("BENCH w C 0 1\n"), "C", "Rust")
 
+    def test_boots_merge_into_kernel_sides(self):
+        data = {}
+        for rep in range(3):
+            bench.merge_boot(data, f"BENCH w Rust 0 {100 + rep}\n", "noinline", rep)
+            bench.merge_boot(data, f"BENCH w Rust 0 {110 + rep}\n", "inline", rep)
+        self.assertEqual(data["w"]["inline"], {0: 110, 1: 111, 2: 112})
+        report = bench.summarize(data, "noinline", "inline")
+        self.assertAlmostEqual(report["workloads"][0]["ratio"],
+                               (110 / 100 + 111 / 101 + 112 / 102) / 3, places=9)
+        with self.assertRaises(SeriesError):
+            bench.merge_boot(data, "no bench output", "inline", 3)
+
 
 class BuildConfigTest(unittest.TestCase):
     def test_unmet_options(self):

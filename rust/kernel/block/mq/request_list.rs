@@ -10,10 +10,7 @@ use crate::{
         Operations,
         Request, //
     },
-    sync::{
-        aref::ARef,
-        atomic::Relaxed, //
-    },
+    sync::aref::ARef,
 };
 use core::{
     marker::PhantomData,
@@ -84,10 +81,9 @@ impl<T: Operations> RequestList<T> {
     /// a request can be in one list at a time only.
     #[inline]
     pub fn push_back(&mut self, rq: ARef<Request<T>>) -> Result<(), ARef<Request<T>>> {
-        // One reference for being in flight, one for `rq`: no other `ARef`
-        // exists, and none can be made without `rq`, so the request is in no
-        // other list.
-        if rq.wrapper_ref().refcount().as_atomic().load(Relaxed) != 2 {
+        // No other `ARef` exists, and none can be made without `rq`, so the
+        // request is in no other list.
+        if !Request::is_unique(&rq) {
             return Err(rq);
         }
         let rq = ARef::into_raw(rq).as_ptr().cast::<bindings::request>();

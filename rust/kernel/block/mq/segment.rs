@@ -261,16 +261,9 @@ impl<T: Operations> Request<T> {
     /// Returns [`EBUSY`] if `this` is not the only [`ARef`] to the request:
     /// then another holder could read or write the buffer at the same time.
     pub fn segments_mut(this: &mut ARef<Self>) -> Result<SegmentsMut<'_>> {
-        // The `ARef` passed in accounts for one reference, being in flight for
-        // another; a count of 2 means `this` is the only `ARef`, and the
-        // exclusive borrow keeps it so while the iterator lives.
-        if this
-            .wrapper_ref()
-            .refcount()
-            .as_atomic()
-            .load(crate::sync::atomic::Relaxed)
-            != 2
-        {
+        // The exclusive borrow keeps `this` the only `ARef` while the
+        // iterator lives.
+        if !Self::is_unique(this) {
             return Err(EBUSY);
         }
         let rq: &Self = this;
