@@ -70,6 +70,19 @@ struct Resources {
     next_to_close: usize,
 }
 
+impl Resources {
+    /// Stops counting a zone that leaves `condition`: open and closed
+    /// zones are counted, others not.
+    fn leave(&mut self, condition: ZoneCondition) {
+        match condition {
+            ZoneCondition::ImplicitOpen => self.implicit_open -= 1,
+            ZoneCondition::ExplicitOpen => self.explicit_open -= 1,
+            ZoneCondition::Closed => self.closed -= 1,
+            _ => {}
+        }
+    }
+}
+
 /// The zones of a device, under locks of type `B`.
 #[pin_data]
 pub(crate) struct Zones<B: Backend> {
@@ -410,9 +423,7 @@ impl<B: Backend> Zones<B> {
             if self.limited() {
                 let mut res = self.resources.lock();
                 self.check_resources(&mut res, state.condition)?;
-                if state.condition == ZoneCondition::Closed {
-                    res.closed -= 1;
-                }
+                res.leave(state.condition);
                 res.implicit_open += 1;
             }
             state.condition = ZoneCondition::ImplicitOpen;
@@ -425,12 +436,7 @@ impl<B: Backend> Zones<B> {
         state.write_pointer += u64::from(bytes >> SECTOR_SHIFT);
         if state.write_pointer == end {
             if self.limited() {
-                let mut res = self.resources.lock();
-                match state.condition {
-                    ZoneCondition::ExplicitOpen => res.explicit_open -= 1,
-                    ZoneCondition::ImplicitOpen => res.implicit_open -= 1,
-                    _ => {}
-                }
+                self.resources.lock().leave(state.condition);
             }
             state.condition = ZoneCondition::Full;
         }
@@ -495,7 +501,7 @@ impl<B: Backend> Zones<B> {
                 continue;
             };
             if state.condition == ZoneCondition::ImplicitOpen {
-                res.implicit_open -= 1;
+                res.leave(state.condition);
                 if state.write_pointer == self.start(this) {
                     state.condition = ZoneCondition::Empty;
                 } else {
@@ -556,14 +562,10 @@ impl<B: Backend> Zones<B> {
         }
         if self.limited() {
             let mut res = self.resources.lock();
-            match state.condition {
-                ZoneCondition::Empty => self.check_resources(&mut res, state.condition)?,
-                ZoneCondition::ImplicitOpen => res.implicit_open -= 1,
-                _ => {
-                    self.check_resources(&mut res, state.condition)?;
-                    res.closed -= 1;
-                }
+            if state.condition != ZoneCondition::ImplicitOpen {
+                self.check_resources(&mut res, state.condition)?;
             }
+            res.leave(state.condition);
             res.explicit_open += 1;
         }
         state.condition = ZoneCondition::ExplicitOpen;
@@ -580,11 +582,7 @@ impl<B: Backend> Zones<B> {
         let written = state.write_pointer > self.start(zone);
         if self.limited() {
             let mut res = self.resources.lock();
-            if state.condition == ZoneCondition::ImplicitOpen {
-                res.implicit_open -= 1;
-            } else {
-                res.explicit_open -= 1;
-            }
+            res.leave(state.condition);
             if written {
                 res.closed += 1;
             }
@@ -603,15 +601,13 @@ impl<B: Backend> Zones<B> {
             let mut res = self.resources.lock();
             match state.condition {
                 ZoneCondition::Full => return Ok(()),
-                ZoneCondition::Empty => self.check_resources(&mut res, state.condition)?,
-                ZoneCondition::ImplicitOpen => res.implicit_open -= 1,
-                ZoneCondition::ExplicitOpen => res.explicit_open -= 1,
-                ZoneCondition::Closed => {
-                    self.check_resources(&mut res, state.condition)?;
-                    res.closed -= 1;
+                ZoneCondition::Empty | ZoneCondition::Closed => {
+                    self.check_resources(&mut res, state.condition)?
                 }
+                ZoneCondition::ImplicitOpen | ZoneCondition::ExplicitOpen => {}
                 _ => return Err(EIO),
             }
+            res.leave(state.condition);
         }
         state.condition = ZoneCondition::Full;
         state.write_pointer = self.start(zone) + self.len(zone);
@@ -623,10 +619,11 @@ impl<B: Backend> Zones<B> {
         if self.limited() {
             let mut res = self.resources.lock();
             match state.condition {
-                ZoneCondition::ImplicitOpen => res.implicit_open -= 1,
-                ZoneCondition::ExplicitOpen => res.explicit_open -= 1,
-                ZoneCondition::Closed => res.closed -= 1,
-                ZoneCondition::Empty | ZoneCondition::Full => {}
+                ZoneCondition::ImplicitOpen
+                | ZoneCondition::ExplicitOpen
+                | ZoneCondition::Closed
+                | ZoneCondition::Empty
+                | ZoneCondition::Full => res.leave(state.condition),
                 _ => return Err(EIO),
             }
         }
@@ -665,13 +662,7 @@ impl<B: Backend> Zones<B> {
             if self.limited() {
                 // The zone no longer counts as open or closed. (C finishes
                 // it, which can fail at the limits and leave it counted.)
-                let mut res = self.resources.lock();
-                match state.condition {
-                    ZoneCondition::ImplicitOpen => res.implicit_open -= 1,
-                    ZoneCondition::ExplicitOpen => res.explicit_open -= 1,
-                    ZoneCondition::Closed => res.closed -= 1,
-                    _ => {}
-                }
+                self.resources.lock().leave(state.condition);
             }
             state.condition = condition;
             state.write_pointer = INVALID_WP;

@@ -92,16 +92,6 @@ impl ZoneCondition {
         // The values are those of the user API, which fit in a byte.
         raw as u8
     }
-
-    /// Whether the zone is open (implicitly or explicitly).
-    pub fn is_open(self) -> bool {
-        matches!(self, Self::ImplicitOpen | Self::ExplicitOpen)
-    }
-
-    /// Whether the zone is active: open or closed.
-    pub fn is_active(self) -> bool {
-        self.is_open() || self == Self::Closed
-    }
 }
 
 /// The state of one zone, as a driver reports it (`struct blk_zone`).
