@@ -202,4 +202,6 @@ for p in zone_size=3 zone_capacity=512; do
 done
 dmesg | grep -q "rnull.*zone_size must be non-zero power-of-two" ||
 	fail "no message for zone_size=3"
+# Leave no module behind for the tests that follow.
+rmmod null_blk || fail "rmmod null_blk"
 echo "ok"
