@@ -8,7 +8,8 @@ use crate::{
     bindings,
     block::mq::{
         Operations,
-        Request, //
+        Request,
+        TimedOutRequest, //
     },
     sync::aref::ARef,
 };
@@ -128,6 +129,55 @@ impl<T: Operations> RequestList<T> {
         self.list.tail = other.list.tail;
         // INVARIANT: The requests of `other`, whose references `other` owned
         // and does not drop, are linked after those of this list.
+    }
+
+    /// Removes the request that timed out, `rq`, from the list and returns
+    /// it, or [`None`] if it is not in the list (e.g. because it ended
+    /// meanwhile). Takes time linear in the length of the list.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::block::mq::{Operations, Request, RequestList, TimedOutRequest};
+    /// use kernel::prelude::*;
+    ///
+    /// /// Ends `rq` if the driver has it in `waiting`.
+    /// fn time_out<T: Operations>(waiting: &mut RequestList<T>, rq: &TimedOutRequest<'_, T>) {
+    ///     if let Some(rq) = waiting.take(rq) {
+    ///         // The list held the only reference, so this cannot fail.
+    ///         let _ = Request::end(rq, Err(ETIMEDOUT));
+    ///     }
+    /// }
+    /// ```
+    pub fn take(&mut self, rq: &TimedOutRequest<'_, T>) -> Option<ARef<Request<T>>> {
+        let target = rq.as_raw();
+        let mut prev: *mut bindings::request = ptr::null_mut();
+        let mut cur = self.list.head;
+        while !cur.is_null() {
+            // SAFETY: By the type invariants, `cur` is a valid request in
+            // the list, whose `rq_next` is the list's.
+            let next = unsafe { (*cur).__bindgen_anon_1.rq_next };
+            if cur == target {
+                if prev.is_null() {
+                    self.list.head = next;
+                } else {
+                    // SAFETY: `prev` is the request before `cur` in the list,
+                    // as above.
+                    unsafe { (*prev).__bindgen_anon_1.rq_next = next };
+                }
+                if self.list.tail == cur {
+                    self.list.tail = prev;
+                }
+                // SAFETY: `cur` is not null (the loop condition). By the type
+                // invariants it is a `Request<T>` whose reference the list
+                // owned; it is unlinked and its reference passes to the
+                // returned `ARef`.
+                return Some(unsafe { ARef::from_raw(NonNull::new_unchecked(cur.cast())) });
+            }
+            prev = cur;
+            cur = next;
+        }
+        None
     }
 
     /// Removes the first request from the list and returns it.

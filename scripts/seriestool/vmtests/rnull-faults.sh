@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: GPL-2.0
+# rnull fault injection, next to C null_blk: the module parameters timeout,
+# requeue and init_hctx take "<interval>,<probability>,<space>,<times>"
+# (Documentation/fault-injection/fault-injection.rst) and every device gets
+# its own points, made from them.
+#   timeout: the request is neither served nor completed; the timeout
+#            handler ends it with BLK_STS_TIMEOUT (ETIMEDOUT).
+#   requeue: the request goes back to blk-mq, alternately as busy and
+#            through blk_mq_requeue_request(); no data is lost.
+#   init_hctx: setting up a hardware queue fails, so does the disk.
+. /tests/lib.sh
+
+both() {
+	for drv in null_blk rnull_mod; do
+		"$@" $drv
+	done
+}
+
+dev_of() {
+	case $1 in
+	null_blk) echo nullb0 ;;
+	rnull_mod) echo rnullb0 ;;
+	esac
+}
+
+# Bad specs fail the load, as in C, and so does an overlong one (ENOSPC:
+# C takes 79 bytes, rnull 127).
+long=$(printf '1%.0s' $(seq 130))
+for spec in "timeout=1,2" "requeue=one,100,0,1" "init_hctx=1,100,0" "timeout=$long"; do
+	for drv in null_blk rnull_mod; do
+		modprobe $drv nr_devices=0 "$spec" 2> /dev/null &&
+			fail "$drv loaded with $spec"
+	done
+done
+dmesg | grep -q "rnull_mod: timeout: expected <interval>,<probability>,<space>,<times>" ||
+	fail "no message for a bad timeout spec"
+dmesg | grep -q "too large for parameter .timeout" || fail "no message for an overlong spec"
+echo "bad specs refused"
+
+# timeout: every 1000th request is kept until it times out, twice. Of 3000
+# reads, exactly two fail, with ETIMEDOUT, after the queue's io_timeout.
+timeouts() {
+	drv=$1 disk=$(dev_of $1)
+	modprobe $drv nr_devices=1 gb=1 timeout=1000,100,0,2 || fail "modprobe $drv timeout"
+	wait_dev /dev/$disk
+	echo 1000 > /sys/block/$disk/queue/io_timeout || fail "$disk: io_timeout"
+	start=$(date +%s)
+	fio --name=to --filename=/dev/$disk --ioengine=psync --direct=1 --rw=randread \
+		--bs=4k --size=64M --number_ios=3000 --continue_on_error=read --ignore_error=110 \
+		--output-format=json > /tmp/fio.json 2> /tmp/fio.err
+	secs=$(( $(date +%s) - start ))
+	errs=$(grep '"total_err"' /tmp/fio.json | tr -dc 0-9)
+	first=$(grep '"first_error"' /tmp/fio.json | tr -dc 0-9)
+	[ "$errs" = 2 ] || fail "$disk: $errs reads failed, expected 2 timeouts"
+	[ "$first" = 110 ] || fail "$disk: first error $first, not ETIMEDOUT (110)"
+	[ $secs -ge 2 ] || fail "$disk: two timeouts of 1 s took $secs s"
+	# The device works on; both timeouts were used up.
+	fio_io /dev/$disk 4M || fail "$disk: I/O after the timeouts"
+	rmmod $drv || fail "rmmod $drv"
+	echo "$disk: 2 of 3000 reads timed out (ETIMEDOUT) in $secs s"
+}
+both timeouts
+[ "$(dmesg | grep -c 'rnull_mod: request timed out')" -ge 2 ] || fail "rnull logged no timeouts"
+
+# requeue: half of the requests go back to blk-mq; the data survives.
+requeues() {
+	drv=$1 disk=$(dev_of $1)
+	modprobe $drv nr_devices=1 gb=1 memory_backed=1 submit_queues=2 \
+		requeue=1,50,0,-1 || fail "modprobe $drv requeue"
+	wait_dev /dev/$disk
+	fio_verify /dev/$disk 32M || fail "$disk: verify with requeues"
+	fio_verify /dev/$disk 32M --rw=randrw --bs=16k --iodepth=64 ||
+		fail "$disk: mixed verify with requeues"
+	rmmod $drv || fail "rmmod $drv"
+	echo "$disk: verify passed with requeue=1,50,0,-1"
+}
+both requeues
+
+# init_hctx: the first hardware queue of each device fails to come up
+# (EFAULT), so its disk is not made and, for a module parameter device, the
+# load fails.
+# A configfs device gets its own point at mkdir: power on fails once.
+for drv in null_blk rnull_mod; do
+	modprobe $drv nr_devices=1 init_hctx=1,100,0,1 2> /dev/null &&
+		fail "$drv loaded although its hardware queue failed"
+	modprobe $drv nr_devices=0 init_hctx=1,100,0,1 || fail "modprobe $drv init_hctx"
+done
+for cfg in nullb rnull; do
+	cfg=/sys/kernel/config/$cfg
+	name=$(basename $cfg)h
+	mkdir $cfg/$name || fail "mkdir $cfg/$name"
+	echo 1 > $cfg/$name/power 2> /dev/null && fail "$name powered on although init_hctx failed"
+	[ -b /dev/$name ] && fail "/dev/$name is there after a failed power on"
+	echo 1 > $cfg/$name/power || fail "$name: second power on"
+	wait_dev /dev/$name
+	fio_io /dev/$name 4M || fail "$name: I/O"
+	CFG=$cfg rmdev $name
+	echo "$name: first power on failed in init_hctx, second worked"
+done
+rmmod null_blk || fail "rmmod null_blk"
+rmmod rnull_mod || fail "rmmod rnull_mod"
