@@ -56,8 +56,35 @@ def unmet(config_text, lines):
     return missing
 
 
-def configure(tree, bdir, profile, inline_helpers=True):
-    """Writes .config from the fragments unless it is already up to date."""
+def option_name(line):
+    """CONFIG_X for "CONFIG_X=y" and "# CONFIG_X is not set"."""
+    return line.split()[1] if line.startswith("# ") else line.split("=", 1)[0]
+
+
+def kconfig_symbols(tree):
+    """The names (CONFIG_X) of the symbols the Kconfig files of tree define."""
+    names = set()
+    pattern = re.compile(r"^\s*(?:menu)?config\s+([A-Za-z0-9_]+)\s*$")
+    for root, dirs, files in os.walk(tree):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if name.startswith("Kconfig"):
+                with open(os.path.join(root, name), errors="replace") as f:
+                    names.update("CONFIG_" + m.group(1) for m in map(pattern.match, f) if m)
+    return names
+
+
+def not_yet_defined(missing, defined):
+    """The missing fragment lines whose option the tree does not define."""
+    return [line for line in missing if option_name(line) not in defined]
+
+
+def configure(tree, bdir, profile, inline_helpers=True, early=False):
+    """Writes .config from the fragments unless it is already up to date.
+
+    With early (a commit early in the series, for check --bisect), options
+    that the tree does not define yet may be missing; the directory is then
+    configured again for the next commit."""
     lines = fragment_lines(profile, inline_helpers)
     digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
     stamp = os.path.join(bdir, ".series-config")
@@ -74,6 +101,11 @@ def configure(tree, bdir, profile, inline_helpers=True):
     run(make_cmd(tree, bdir, "olddefconfig"), env=env, capture=True)
     with open(config) as f:
         missing = unmet(f.read(), lines)
+    if missing and early and len(not_yet_defined(missing, kconfig_symbols(tree))) == len(missing):
+        info(f"    not defined before a later patch: {', '.join(map(option_name, missing))}")
+        if os.path.exists(stamp):
+            os.remove(stamp)
+        return True
     if missing:
         raise SeriesError(
             f"profile {profile}: these options did not end up in {config}: "
@@ -86,10 +118,10 @@ def configure(tree, bdir, profile, inline_helpers=True):
 
 
 def build(tree, profile="vm", inline_helpers=True, extra=(), targets=("all",), label=None,
-          bdir=None):
-    """Builds the profile; returns the build directory."""
+          bdir=None, early=False):
+    """Builds the profile; returns the build directory. early: see configure()."""
     bdir = bdir or build_dir(profile, inline_helpers)
-    if configure(tree, bdir, profile, inline_helpers):
+    if configure(tree, bdir, profile, inline_helpers, early):
         info(f"    configured {bdir} from {' + '.join(PROFILES[profile])} fragments")
     log = os.path.join(bdir, "build.log")
     label = label or f"build {profile}"

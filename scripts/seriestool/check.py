@@ -107,7 +107,8 @@ def bisect(tree, base, commits, profile="vm"):
         git(["checkout", "-q", "-f", "--detach", commit], wt)
         subject = git(["log", "-1", "--format=%s", commit], wt)
         try:
-            build.build(wt, profile, label=f"bisect {n}/{len(commits)}", bdir=bdir)
+            build.build(wt, profile, label=f"bisect {n}/{len(commits)}", bdir=bdir,
+                        early=True)
         except SeriesError as e:
             failures.append(f"patch {n} ({subject}): {str(e).splitlines()[0]}")
             info(f"FAIL bisect {n}/{len(commits)}: {subject}")

@@ -2,6 +2,7 @@
 """Tests of the parsing and statistics the subcommands rely on."""
 
 import os
+import tempfile
 import unittest
 from unittest import mock
 
@@ -101,6 +102,18 @@ class BuildConfigTest(unittest.TestCase):
         self.assertEqual(build.unmet(config, ["CONFIG_KASAN=y"]), ["CONFIG_KASAN=y"])
         self.assertEqual(build.unmet("CONFIG_X=y\n", ["# CONFIG_X is not set"]),
                          ["# CONFIG_X is not set"])
+
+    def test_options_a_later_patch_defines(self):
+        self.assertEqual(build.option_name("CONFIG_X=y"), "CONFIG_X")
+        self.assertEqual(build.option_name("# CONFIG_Y is not set"), "CONFIG_Y")
+        missing = ["CONFIG_NEW=y", "CONFIG_OLD=m"]
+        self.assertEqual(build.not_yet_defined(missing, {"CONFIG_OLD"}), ["CONFIG_NEW=y"])
+        with tempfile.TemporaryDirectory() as tree:
+            os.makedirs(os.path.join(tree, "drivers", "x"))
+            with open(os.path.join(tree, "drivers", "x", "Kconfig"), "w") as f:
+                f.write("config OLD\n\ttristate \"old\"\nmenuconfig MENU\n\tbool\n"
+                        "\tdepends on OLD\n")
+            self.assertEqual(build.kconfig_symbols(tree), {"CONFIG_OLD", "CONFIG_MENU"})
 
     def test_profiles_include_inline_helpers_unless_asked(self):
         for profile in build.PROFILES:
