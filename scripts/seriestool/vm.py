@@ -98,9 +98,14 @@ def make_initramfs(tree, bdir, out):
     return out
 
 
-def qemu_cmd(kernel, initrd, append, disks=(), smp=2, mem=2048):
-    cmd = [QEMU, "-nodefaults", "-nographic", "-no-reboot", "-machine", "pc",
-           "-accel", "tcg,thread=multi", "-smp", str(smp), "-m", str(mem),
+def qemu_cmd(kernel, initrd, append, disks=(), smp=2, mem=2048, icount=False):
+    """With `icount`, guest time advances by one nanosecond per executed guest
+    instruction (one vCPU thread runs them all), so a rate measured in the
+    guest counts instructions rather than host time."""
+    accel = ["-accel", "tcg,thread=single", "-icount", "shift=0,sleep=off"] if icount \
+        else ["-accel", "tcg,thread=multi"]
+    cmd = [QEMU, "-nodefaults", "-nographic", "-no-reboot", "-machine", "pc", *accel,
+           "-smp", str(smp), "-m", str(mem),
            "-bios", "/usr/share/qemu/qboot.rom", "-serial", "stdio", "-monitor", "none",
            "-kernel", kernel, "-initrd", initrd, "-append", append]
     if disks:
@@ -112,7 +117,7 @@ def qemu_cmd(kernel, initrd, append, disks=(), smp=2, mem=2048):
 
 
 def boot(tree, bdir, *, tests=(), extra_append="", timeout=BOOT_TIMEOUT, log_path=None,
-         nvme_namespaces=2, echo=False):
+         nvme_namespaces=2, echo=False, icount=False):
     """Boots the kernel of `bdir`, runs `tests` in it and returns the console text.
     QEMU is always terminated, on timeout too."""
     kernel = build.image(bdir)
@@ -126,7 +131,7 @@ def boot(tree, bdir, *, tests=(), extra_append="", timeout=BOOT_TIMEOUT, log_pat
             disks.append(img)
         append = ("console=ttyS0 panic=-1 rdinit=/init loglevel=7 "
                   f"series.tests={','.join(tests) or 'none'} {extra_append}").strip()
-        cmd = qemu_cmd(kernel, initrd, append, disks)
+        cmd = qemu_cmd(kernel, initrd, append, disks, icount=icount)
         log_path = log_path or os.path.join(bdir, "console.log")
         start = time.monotonic()
         timed_out = False

@@ -41,6 +41,13 @@ class VmConsoleTest(unittest.TestCase):
         self.assertNotIn("kvm", " ".join(cmd))
         self.assertEqual(sum(1 for a in cmd if a.startswith("nvme-ns,")), 2)
 
+    def test_icount_runs_one_vcpu_thread_on_instruction_time(self):
+        cmd = vm.qemu_cmd("bz", "rd", "console=ttyS0", icount=True)
+        # QEMU refuses -icount with multi-threaded TCG.
+        self.assertIn("tcg,thread=single", cmd)
+        self.assertNotIn("tcg,thread=multi", cmd)
+        self.assertEqual(cmd[cmd.index("-icount") + 1], "shift=0,sleep=off")
+
 
 class KunitCountTest(unittest.TestCase):
     def test_counts_nested_cases(self):

@@ -1,0 +1,92 @@
+# SPDX-License-Identifier: GPL-2.0
+# rnull's sysfs attributes in /sys/block/rnullbN/rnull/ (rust/kernel/sysfs.rs):
+# typed values, modes from the callbacks, visibility, the errors of bad
+# writes, and a file held open while its disk goes away.
+. /tests/lib.sh
+
+dir=/sys/block/rnullb0/rnull
+
+# expect FILE VALUE
+expect() {
+	got=$(cat "$1") || fail "read $1"
+	[ "$got" = "$2" ] || fail "$1: '$got', expected '$2'"
+}
+
+# write_fails FILE TEXT ERRNO-TEXT: a write of TEXT fails with that error.
+write_fails() {
+	printf '%s' "$2" > /tmp/w.txt
+	if dd if=/tmp/w.txt of="$1" bs=8192 conv=notrunc 2> /tmp/w.err; then
+		fail "$1 took '$(head -c 40 /tmp/w.txt)'"
+	fi
+	grep -q "$3" /tmp/w.err || fail "$1: '$(head -c 40 /tmp/w.txt)': $(cat /tmp/w.err)"
+}
+
+modprobe rnull nr_devices=1 gb=1 irqmode=2 completion_nsec=20000 memory_backed=1 \
+	timeout=100,100,0,2 requeue=3,100,0,-1 || fail "modprobe rnull"
+wait_dev /dev/rnullb0
+
+# The configuration, read-only for everyone (0444); the counts 0644.
+expect $dir/irqmode 2
+expect $dir/completion_nsec 20000
+expect $dir/memory_backed 1
+for f in irqmode completion_nsec memory_backed; do
+	[ "$(stat -c %a $dir/$f)" = 444 ] || fail "$f: mode $(stat -c %a $dir/$f)"
+	write_fails $dir/$f 1 "Permission denied"
+done
+for f in timeouts requeues; do
+	[ "$(stat -c %a $dir/$f)" = 644 ] || fail "$f: mode $(stat -c %a $dir/$f)"
+done
+# No bandwidth limit: no mbps file.
+[ -e $dir/mbps ] && fail "mbps shown without a limit"
+echo "configuration: irqmode 2, completion_nsec 20000, memory_backed 1, no mbps"
+
+# The counts follow the fault injection: 2 timeouts, every 3rd request
+# requeued.
+echo 1000 > /sys/block/rnullb0/queue/io_timeout
+fio --name=to --filename=/dev/rnullb0 --ioengine=psync --direct=1 --rw=randread \
+	--bs=4k --size=64M --number_ios=300 --continue_on_error=read --ignore_error=110 \
+	--output-format=terse --terse-version=3 > /dev/null 2>&1
+expect $dir/timeouts 2
+requeues=$(cat $dir/requeues)
+[ "$requeues" -ge 100 ] || fail "requeues: $requeues after 300 reads, expected >= 100"
+echo "counts: 2 timeouts, $requeues requeues"
+
+# Writing 0 resets a count; anything else is EINVAL and changes nothing:
+# out of range, wrong type, negative, two numbers, overlong (8000 digits:
+# sysfs passes the first page, which overflows).
+echo 0 > $dir/timeouts || fail "reset timeouts"
+expect $dir/timeouts 0
+long=$(printf '1%.0s' $(seq 8000))
+for bad in 5 18446744073709551616 abc -1 "1 2" "$long"; do
+	write_fails $dir/requeues "$bad" "Invalid argument"
+done
+[ "$(cat $dir/requeues)" -ge "$requeues" ] || fail "a bad write changed requeues"
+echo 0x0 > $dir/requeues || fail "reset requeues with 0x0"
+echo "resets with 0 and 0x0; 6 bad writes refused with EINVAL"
+rmmod rnull_mod || fail "rmmod rnull"
+
+# Visibility: mbps only where there is a limit.
+modprobe rnull nr_devices=0 || fail "modprobe rnull nr_devices=0"
+mkdev rnullb0 mbps=10 size=64
+expect $dir/mbps 10
+expect $dir/irqmode 1
+expect $dir/memory_backed 0
+
+# A reader and a writer hold files open while the disk goes away: later
+# reads and writes fail with ENODEV, nothing crashes or leaks (the debug
+# profile runs this under KASAN and lockdep).
+exec 3< $dir/mbps 4> $dir/timeouts
+echo 0 > /sys/kernel/config/rnull/rnullb0/power || fail "power off"
+[ -e $dir ] && fail "$dir is still there after power off"
+if dd bs=64 count=1 <&3 > /dev/null 2> /tmp/r.err; then fail "read after removal"; fi
+grep -q "No such device" /tmp/r.err || fail "read after removal: $(cat /tmp/r.err)"
+if echo 0 >&4 2> /tmp/w.err; then fail "write after removal"; fi
+grep -q "No such device" /tmp/w.err || fail "write after removal: $(cat /tmp/w.err)"
+exec 3<&- 4>&-
+# Powered on again, the disk has its files back.
+echo 1 > /sys/kernel/config/rnull/rnullb0/power || fail "power on again"
+wait_dev /dev/rnullb0
+expect $dir/mbps 10
+rmdev rnullb0
+rmmod rnull_mod || fail "rmmod rnull"
+echo "open files fail with ENODEV after the disk is removed"
