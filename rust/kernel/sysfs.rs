@@ -3,7 +3,7 @@
 //! sysfs attributes of devices.
 //!
 //! A driver declares the attribute groups of a kind of device with
-//! [`sysfs_groups!`]: static tables, as in C, whose callbacks are the
+//! [`sysfs_groups!`](crate::sysfs_groups): static tables, as in C, whose callbacks are the
 //! methods of [`AttributeOperations`]. The values are typed: an attribute
 //! shows a [`Value`], formatted as text with a trailing newline, and stores
 //! one parsed from what was written, without it. Text that does not parse
@@ -307,7 +307,7 @@ pub trait AttributeOperations<const ID: u64 = 0> {
 }
 
 /// An attribute of devices of kind `H`: its name, its mode and its
-/// callbacks. Made by [`sysfs_groups!`].
+/// callbacks. Made by [`sysfs_groups!`](crate::sysfs_groups).
 ///
 /// # Invariants
 ///
@@ -459,13 +459,13 @@ impl<H: Host, const N: usize> AttributeList<H, N> {
 
 /// An attribute group of devices of kind `H`: a directory of attributes,
 /// or attributes right in the device's directory when it has no name.
-/// Made by [`sysfs_groups!`].
+/// Made by [`sysfs_groups!`](crate::sysfs_groups).
 ///
 /// # Invariants
 ///
 /// `inner.attrs` points to the null-terminated list of an
 /// [`AttributeList<H, N>`], and `inner.is_visible` is
-/// [`Group::is_visible_callback`].
+/// `Group::is_visible_callback`.
 #[repr(transparent)]
 pub struct Group<H: Host> {
     inner: Opaque<bindings::attribute_group>,
@@ -525,7 +525,7 @@ impl<H: Host> Group<H> {
 }
 
 /// The attribute groups of devices of kind `H`, as the driver core takes
-/// them: `N` pointers and a null one at the end. Made by [`sysfs_groups!`].
+/// them: `N` pointers and a null one at the end. Made by [`sysfs_groups!`](crate::sysfs_groups).
 #[repr(C)]
 pub struct Groups<H: Host, const N: usize> {
     groups: [*const bindings::attribute_group; N],
