@@ -131,7 +131,10 @@ use core::{
 ///   `struct device` of a `Self`, by an API of `Self`;
 /// - for such a device, [`Host::borrow`] returns data that stays valid until
 ///   the groups are removed from the device, which happens before the data
-///   is freed.
+///   is freed;
+/// - [`Host::Data`] may be used on any thread, by several at once: sysfs
+///   runs the callbacks of a device concurrently, each with its own
+///   borrow.
 pub unsafe trait Host {
     /// What the callbacks of an attribute get.
     type Data<'a>
@@ -208,8 +211,9 @@ pub trait Value: Sized {
 
 macro_rules! impl_value_for_int {
     ($($t:ty),*) => {$(
-        /// Shown in decimal; stored in decimal, or in hexadecimal, octal or
-        /// binary with a `0x`, `0o` or `0b` prefix. Out of range is an error.
+        /// Shown in decimal. Stored as [`ParseInt`] reads it: decimal,
+        /// hexadecimal with `0x`, octal with `0` or `0o`, binary with `0b`,
+        /// and a `-` for signed types. Out of range is an error.
         impl Value for $t {
             fn format(&self, out: &mut Formatter<'_>) -> fmt::Result {
                 write!(out, "{self}")
@@ -224,31 +228,37 @@ macro_rules! impl_value_for_int {
 
 impl_value_for_int!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
 
-/// Shown as `1` or `0`; stored as `kstrtobool()` reads it: `1`, `y`, `t`,
-/// `on` or `0`, `n`, `f`, `off`, in any case.
+/// Shown as `1` or `0`. Stored as `kstrtobool()` reads it, from its first
+/// one or two characters: `1`, `y`, `t`, `on` or `0`, `n`, `f`, `off`, in
+/// any case.
 impl Value for bool {
     fn format(&self, out: &mut Formatter<'_>) -> fmt::Result {
         out.write_str(if *self { "1" } else { "0" })
     }
 
     fn parse(text: &BStr) -> Result<Self> {
-        if text.is_empty() {
-            return Err(EINVAL);
-        }
         kstrtobool_bytes(text)
     }
 }
 
-/// Any text without a NUL byte.
+/// UTF-8 text without a NUL byte, stored as written. A string that is not
+/// UTF-8 shows U+FFFD for each invalid sequence.
 impl Value for CString {
     fn format(&self, out: &mut Formatter<'_>) -> fmt::Result {
-        out.write_str(self.to_str().map_err(|_| fmt::Error)?)
+        for chunk in self.to_bytes().utf8_chunks() {
+            out.write_str(chunk.valid())?;
+            if !chunk.invalid().is_empty() {
+                out.write_char(char::REPLACEMENT_CHARACTER)?;
+            }
+        }
+        Ok(())
     }
 
     fn parse(text: &BStr) -> Result<Self> {
         if text.contains(&0) {
             return Err(EINVAL);
         }
+        let text = core::str::from_utf8(text).map_err(|_| EINVAL)?;
         CString::try_from_fmt(fmt!("{text}"))
     }
 }
@@ -256,7 +266,7 @@ impl Value for CString {
 /// Formats `value` as an attribute shows it, with a trailing newline, into
 /// `page`; returns the length of the text.
 ///
-/// A value too long for `page` (for an attribute, `PAGE_SIZE`) is an error,
+/// A value too long for `page` (for an attribute, `PAGE_SIZE - 1` bytes) is an error,
 /// `EFBIG`, not a truncated text.
 pub fn format<V: Value>(value: &V, page: &mut [u8]) -> Result<usize> {
     let mut out = Formatter::new(page);
@@ -268,10 +278,10 @@ pub fn format<V: Value>(value: &V, page: &mut [u8]) -> Result<usize> {
 }
 
 /// Parses `text` as written to an attribute: one trailing newline is
-/// dropped, and any error is `EINVAL`.
+/// dropped, and any error but `ENOMEM` is `EINVAL`.
 pub fn parse<V: Value>(text: &[u8]) -> Result<V> {
     let text = text.strip_suffix(b"\n").unwrap_or(text);
-    V::parse(BStr::from_bytes(text)).map_err(|_| EINVAL)
+    V::parse(BStr::from_bytes(text)).map_err(|e| if e == ENOMEM { e } else { EINVAL })
 }
 
 /// The callbacks of an attribute of devices of kind [`Self::Host`].
@@ -333,7 +343,13 @@ const MODE_WRITE: u16 = 0o200;
 
 impl<H: Host> Attribute<H> {
     /// Makes the attribute `name`, with the callbacks of `O`.
-    pub const fn new<const ID: u64, O: AttributeOperations<ID, Host = H>>(
+    ///
+    /// # Safety
+    ///
+    /// The attribute must be a `static`: with `CONFIG_DEBUG_LOCK_ALLOC`,
+    /// sysfs uses the lockdep key inside it, which lockdep only accepts in
+    /// static memory. [`sysfs_groups!`](crate::sysfs_groups) does this.
+    pub const unsafe fn new<const ID: u64, O: AttributeOperations<ID, Host = H>>(
         name: &'static CStr,
     ) -> Self {
         assert!(
@@ -381,10 +397,11 @@ impl<H: Host> Attribute<H> {
         // before they are removed.
         let data = unsafe { H::borrow(dev) };
         // SAFETY: sysfs gives `show` a buffer of `PAGE_SIZE` bytes that
-        // nothing else accesses until it returns.
-        let page = unsafe { core::slice::from_raw_parts_mut(buf.cast(), bindings::PAGE_SIZE) };
+        // nothing else accesses until it returns. As `sysfs_emit()`, we use
+        // all but the last byte: sysfs warns about a show of `PAGE_SIZE`.
+        let page = unsafe { core::slice::from_raw_parts_mut(buf.cast(), bindings::PAGE_SIZE - 1) };
         match O::show(data).and_then(|value| format(&value, page)) {
-            // `len` is at most `PAGE_SIZE`.
+            // `len` is less than `PAGE_SIZE`.
             Ok(len) => len as isize,
             Err(e) => e.to_errno() as isize,
         }
@@ -429,6 +446,11 @@ impl<H: Host> Attribute<H> {
 
 /// The attributes of a [`Group`]: `N` pointers and a null one at the end,
 /// as sysfs takes them.
+///
+/// # Invariants
+///
+/// `attrs` point to the `struct attribute` of `static` [`Attribute<H>`]s,
+/// and `end` is null; with `repr(C)` they form one null-terminated array.
 #[repr(C)]
 pub struct AttributeList<H: Host, const N: usize> {
     attrs: [*mut bindings::attribute; N],
@@ -449,6 +471,8 @@ impl<H: Host, const N: usize> AttributeList<H, N> {
             raw[i] = attrs[i].as_raw();
             i += 1;
         }
+        // INVARIANT: `attrs` are `'static` `Attribute<H>`s; `Attribute::new`
+        // is only for statics.
         Self {
             attrs: raw,
             end: ptr::null_mut(),
@@ -463,9 +487,9 @@ impl<H: Host, const N: usize> AttributeList<H, N> {
 ///
 /// # Invariants
 ///
-/// `inner.attrs` points to the null-terminated list of an
-/// [`AttributeList<H, N>`], and `inner.is_visible` is
-/// `Group::is_visible_callback`.
+/// `inner.attrs` points to the null-terminated array of an
+/// [`AttributeList<H, N>`] (so every attribute of the group is an
+/// [`Attribute<H>`]), and `inner.is_visible` is `Group::is_visible_callback`.
 #[repr(transparent)]
 pub struct Group<H: Host> {
     inner: Opaque<bindings::attribute_group>,
@@ -486,10 +510,11 @@ impl<H: Host> Group<H> {
             group.name = crate::str::as_char_ptr_in_const_context(name);
         }
         group.__bindgen_anon_1.is_visible = Some(Self::is_visible_callback);
-        // `attrs` and `end` are laid out as one array (`repr(C)`). sysfs
-        // does not write to it.
-        group.__bindgen_anon_2.attrs = ptr::from_ref(&attrs.attrs).cast_mut().cast();
-        // INVARIANT: As set above.
+        // `attrs` and `end` are laid out as one array from the start of the
+        // list (`repr(C)`). sysfs does not write to it.
+        group.__bindgen_anon_2.attrs = ptr::from_ref(attrs).cast_mut().cast();
+        // INVARIANT: `attrs` is an `AttributeList<H, N>`, whose array is
+        // null-terminated by its type invariants; `is_visible` is set above.
         Self {
             inner: Opaque::new(group),
             _host: PhantomData,
@@ -525,7 +550,14 @@ impl<H: Host> Group<H> {
 }
 
 /// The attribute groups of devices of kind `H`, as the driver core takes
-/// them: `N` pointers and a null one at the end. Made by [`sysfs_groups!`](crate::sysfs_groups).
+/// them: `N` pointers and a null one at the end. Made by
+/// [`sysfs_groups!`](crate::sysfs_groups), and installed on a device by an
+/// API of `H`.
+///
+/// # Invariants
+///
+/// `groups` point to `static` [`Group<H>`]s, and `end` is null; with
+/// `repr(C)` they form one null-terminated array.
 #[repr(C)]
 pub struct Groups<H: Host, const N: usize> {
     groups: [*const bindings::attribute_group; N],
@@ -546,6 +578,7 @@ impl<H: Host, const N: usize> Groups<H, N> {
             raw[i] = groups[i].inner.get().cast_const();
             i += 1;
         }
+        // INVARIANT: The groups are `'static` `Group<H>`s.
         Self {
             groups: raw,
             end: ptr::null(),
@@ -554,8 +587,11 @@ impl<H: Host, const N: usize> Groups<H, N> {
     }
 
     /// The null-terminated array for the driver core, which only reads it.
-    pub fn as_raw(&'static self) -> *mut *const bindings::attribute_group {
-        ptr::from_ref(&self.groups).cast_mut().cast()
+    ///
+    /// Only an API of `H` may install it, on a device of `H`: see [`Host`].
+    pub(crate) fn as_raw(&'static self) -> *mut *const bindings::attribute_group {
+        // `groups` and `end` are one array from the start (`repr(C)`).
+        ptr::from_ref(self).cast_mut().cast()
     }
 }
 
@@ -583,21 +619,23 @@ macro_rules! sysfs_groups {
         > = $crate::sysfs::Groups::new([$({
             $crate::macros::paste! {
                 $(
-                    static [<$attr:upper>]: $crate::sysfs::Attribute<$host> =
+                    // SAFETY: The attribute is a static.
+                    static [<ATTR_ $attr:upper>]: $crate::sysfs::Attribute<$host> = unsafe {
                         $crate::sysfs::Attribute::new::<$id, $ops>(
                             $crate::c_str!(::core::stringify!($attr)),
-                        );
+                        )
+                    };
                 )*
-                static ATTRIBUTES: $crate::sysfs::AttributeList<
+                static LIST__: $crate::sysfs::AttributeList<
                     $host,
                     { [$($crate::sysfs_groups!(@unit $attr)),*].len() },
-                > = $crate::sysfs::AttributeList::new([$(&[<$attr:upper>]),*]);
+                > = $crate::sysfs::AttributeList::new([$(&[<ATTR_ $attr:upper>]),*]);
             }
-            static GROUP: $crate::sysfs::Group<$host> = $crate::sysfs::Group::new(
+            static GROUP__: $crate::sysfs::Group<$host> = $crate::sysfs::Group::new(
                 $crate::sysfs_groups!(@name $($name)?),
-                &ATTRIBUTES,
+                &LIST__,
             );
-            &GROUP
+            &GROUP__
         }),*]);
     };
     (@unit $x:tt) => { () };
@@ -685,9 +723,24 @@ mod tests {
     }
 
     #[test]
-    fn strings_refuse_nul() -> Result {
+    fn integers_take_the_prefixes_of_parse_int() {
+        assert_eq!(parse::<u32>(b"010"), Ok(8));
+        assert_eq!(parse::<u32>(b"0b101"), Ok(5));
+        assert_eq!(parse::<i32>(b"-0x10"), Ok(-16));
+        assert_eq!(parse::<u32>(b"0x"), Err(EINVAL));
+    }
+
+    #[test]
+    fn strings_are_stored_as_written() -> Result {
         assert_eq!(parse::<CString>(b"abc\n")?.to_bytes(), b"abc");
+        assert_eq!(
+            parse::<CString>(b"a\tb \xc3\xa9\n")?.to_bytes(),
+            b"a\tb \xc3\xa9"
+        );
+        assert_eq!(&shown(parse::<CString>(b"a\tb")?)?[..], b"a\tb\n");
+        // NUL, and text that is not UTF-8.
         assert_eq!(parse::<CString>(b"a\0c").err(), Some(EINVAL));
+        assert_eq!(parse::<CString>(b"a\xffc").err(), Some(EINVAL));
         Ok(())
     }
 }

@@ -12,7 +12,10 @@ use super::{
 use kernel::{
     block::mq::gen_disk::GenDisk,
     prelude::*,
-    sync::atomic::Relaxed,
+    sync::atomic::{
+        Atomic,
+        Relaxed, //
+    },
     sysfs::AttributeOperations, //
 };
 
@@ -89,7 +92,7 @@ impl AttributeOperations<3> for QueueData {
 }
 
 /// Takes 0 to reset a count, and nothing else.
-fn reset(count: &kernel::sync::atomic::Atomic<u64>, value: u64) -> Result {
+fn reset(count: &Atomic<u64>, value: u64) -> Result {
     if value != 0 {
         return Err(EINVAL);
     }

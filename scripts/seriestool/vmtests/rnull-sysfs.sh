@@ -42,7 +42,7 @@ echo "configuration: irqmode 2, completion_nsec 20000, memory_backed 1, no mbps"
 
 # The counts follow the fault injection: 2 timeouts, every 3rd request
 # requeued.
-echo 1000 > /sys/block/rnullb0/queue/io_timeout
+echo 1000 > /sys/block/rnullb0/queue/io_timeout || fail "io_timeout"
 fio --name=to --filename=/dev/rnullb0 --ioengine=psync --direct=1 --rw=randread \
 	--bs=4k --size=64M --number_ios=300 --continue_on_error=read --ignore_error=110 \
 	--output-format=terse --terse-version=3 > /dev/null 2>&1
@@ -60,8 +60,9 @@ long=$(printf '1%.0s' $(seq 8000))
 for bad in 5 18446744073709551616 abc -1 "1 2" "$long"; do
 	write_fails $dir/requeues "$bad" "Invalid argument"
 done
-[ "$(cat $dir/requeues)" -ge "$requeues" ] || fail "a bad write changed requeues"
+expect $dir/requeues $requeues
 echo 0x0 > $dir/requeues || fail "reset requeues with 0x0"
+expect $dir/requeues 0
 echo "resets with 0 and 0x0; 6 bad writes refused with EINVAL"
 rmmod rnull_mod || fail "rmmod rnull"
 
@@ -72,11 +73,18 @@ expect $dir/mbps 10
 expect $dir/irqmode 1
 expect $dir/memory_backed 0
 
-# A reader and a writer hold files open while the disk goes away: later
-# reads and writes fail with ENODEV, nothing crashes or leaks (the debug
-# profile runs this under KASAN and lockdep).
+# A reader and a writer hold files open while the disk goes away, and two
+# loops read and write while it does: later reads and writes fail with
+# ENODEV, nothing crashes or leaks (the debug profile runs this under KASAN
+# and lockdep).
 exec 3< $dir/mbps 4> $dir/timeouts
+(while cat $dir/mbps > /dev/null 2>&1; do :; done) &
+reader=$!
+(while echo 0 > $dir/timeouts; do :; done) 2> /dev/null &
+writer=$!
+sleep 1
 echo 0 > /sys/kernel/config/rnull/rnullb0/power || fail "power off"
+wait $reader $writer
 [ -e $dir ] && fail "$dir is still there after power off"
 if dd bs=64 count=1 <&3 > /dev/null 2> /tmp/r.err; then fail "read after removal"; fi
 grep -q "No such device" /tmp/r.err || fail "read after removal: $(cat /tmp/r.err)"
