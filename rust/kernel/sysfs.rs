@@ -205,7 +205,7 @@ pub trait Value: Sized {
 
     /// Parses text written to the attribute, without its trailing newline.
     ///
-    /// Any error becomes `EINVAL` for the writer.
+    /// Any error but `ENOMEM` becomes `EINVAL` for the writer.
     fn parse(text: &BStr) -> Result<Self>;
 }
 
@@ -266,8 +266,8 @@ impl Value for CString {
 /// Formats `value` as an attribute shows it, with a trailing newline, into
 /// `page`; returns the length of the text.
 ///
-/// A value too long for `page` (for an attribute, `PAGE_SIZE - 1` bytes) is an error,
-/// `EFBIG`, not a truncated text.
+/// A value too long for `page` (for an attribute, `PAGE_SIZE - 1` bytes) is
+/// an error, `EFBIG`, not a truncated text.
 pub fn format<V: Value>(value: &V, page: &mut [u8]) -> Result<usize> {
     let mut out = Formatter::new(page);
     value
