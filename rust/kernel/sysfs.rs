@@ -589,9 +589,50 @@ impl<H: Host, const N: usize> Groups<H, N> {
     /// The null-terminated array for the driver core, which only reads it.
     ///
     /// Only an API of `H` may install it, on a device of `H`: see [`Host`].
-    pub(crate) fn as_raw(&'static self) -> *mut *const bindings::attribute_group {
+    pub(crate) const fn as_raw(&'static self) -> *mut *const bindings::attribute_group {
         // `groups` and `end` are one array from the start (`repr(C)`).
         ptr::from_ref(self).cast_mut().cast()
+    }
+
+    /// The same groups without their number, for a constant of a driver
+    /// trait.
+    pub const fn list(&'static self) -> GroupList<H> {
+        // INVARIANT: `self` is a `'static` `Groups<H, N>`.
+        GroupList {
+            raw: self.as_raw(),
+            _host: PhantomData,
+        }
+    }
+}
+
+/// The attribute groups of devices of kind `H`, whatever their number: a
+/// [`Groups<H, N>`] without its `N`. Made by [`Groups::list`], for a
+/// constant of a driver trait such as
+/// [`platform::Driver::DEV_GROUPS`](crate::platform::Driver::DEV_GROUPS).
+///
+/// # Invariants
+///
+/// `raw` is the array of a `'static` [`Groups<H, N>`] (see
+/// [`Groups::as_raw`]).
+pub struct GroupList<H: ?Sized> {
+    raw: *mut *const bindings::attribute_group,
+    _host: PhantomData<H>,
+}
+
+impl<H: ?Sized> Clone for GroupList<H> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<H: ?Sized> Copy for GroupList<H> {}
+
+impl<H: ?Sized> GroupList<H> {
+    /// The null-terminated array for the driver core, which only reads it.
+    ///
+    /// Only an API of `H` may install it, on a device of `H`: see [`Host`].
+    pub(crate) fn as_raw(self) -> *mut *const bindings::attribute_group {
+        self.raw
     }
 }
 
@@ -643,6 +684,98 @@ macro_rules! sysfs_groups {
     (@name $name:literal) => {
         ::core::option::Option::Some($crate::c_str!($name))
     };
+}
+
+/// What the KUnit tests of the hosts use to look at the attributes of a
+/// device as sysfs does.
+#[cfg(CONFIG_KUNIT = "y")]
+pub(crate) mod kunit_util {
+    use super::*;
+    use crate::page::PAGE_SIZE;
+
+    /// The mode of the sysfs file `path` (names from the directory of
+    /// `dev`), if there is one.
+    ///
+    /// `dev` must be a registered device.
+    #[cfg(CONFIG_SYSFS)]
+    pub(crate) fn file_mode(dev: *mut bindings::device, path: &[&CStr]) -> Option<u16> {
+        // SAFETY: The device is registered, so it has a sysfs directory.
+        let mut node = unsafe { (*dev).kobj.sd };
+        // SAFETY: `node` is a valid directory; it is only used for the lookup.
+        unsafe { bindings::kernfs_get(node) };
+        for name in path {
+            // SAFETY: `node` is valid and we hold a reference on it.
+            let next =
+                unsafe { bindings::kernfs_find_and_get_ns(node, name.as_char_ptr(), ptr::null()) };
+            // SAFETY: We took this reference above or in the last iteration.
+            unsafe { bindings::kernfs_put(node) };
+            if next.is_null() {
+                return None;
+            }
+            node = next;
+        }
+        // SAFETY: `node` is valid: we hold the reference from
+        // `kernfs_find_and_get_ns()`, which we then drop.
+        let mode = unsafe { (*node).mode } & 0o777;
+        // SAFETY: As above.
+        unsafe { bindings::kernfs_put(node) };
+        Some(mode)
+    }
+
+    /// The device attribute `attr` of group `group` of `groups`.
+    pub(crate) fn attribute<H: Host, const N: usize>(
+        groups: &'static Groups<H, N>,
+        group: usize,
+        attr: usize,
+    ) -> *mut bindings::device_attribute {
+        assert!(group < N);
+        // SAFETY: `group` is one of the `N` groups, which are `Group<H>`s.
+        let group = unsafe { *groups.as_raw().add(group) };
+        // SAFETY: The list of a `Group<H>` is null-terminated; the caller
+        // names one of its attributes, which are device attributes.
+        unsafe { (*(*group).__bindgen_anon_2.attrs.add(attr)).cast() }
+    }
+
+    /// Reads `attr` of `dev` as sysfs does.
+    ///
+    /// `attr` must be an attribute of groups installed on `dev`.
+    pub(crate) fn show(
+        dev: *mut bindings::device,
+        attr: *mut bindings::device_attribute,
+    ) -> Result<KVec<u8>> {
+        let mut page = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
+        // SAFETY: `attr` is an attribute of the groups of `dev`, which are
+        // installed; `page` is a buffer of `PAGE_SIZE` bytes.
+        let len = unsafe {
+            ((*attr).__bindgen_anon_1.show.ok_or(EINVAL)?)(dev, attr, page.as_mut_ptr().cast())
+        };
+        page.truncate(usize::try_from(len).map_err(|_| Error::from_errno(len as i32))?);
+        Ok(page)
+    }
+
+    /// Writes `text` to `attr` of `dev` as sysfs does.
+    ///
+    /// `attr` must be an attribute of groups installed on `dev`.
+    pub(crate) fn store(
+        dev: *mut bindings::device,
+        attr: *mut bindings::device_attribute,
+        text: &[u8],
+    ) -> Result {
+        // SAFETY: As in `show`, with `text.len()` bytes at `text`.
+        let ret = unsafe {
+            ((*attr).__bindgen_anon_2.store.ok_or(EINVAL)?)(
+                dev,
+                attr,
+                text.as_ptr().cast(),
+                text.len(),
+            )
+        };
+        if ret < 0 {
+            return Err(Error::from_errno(ret as i32));
+        }
+        assert_eq!(ret, text.len() as isize);
+        Ok(())
+    }
 }
 
 #[macros::kunit_tests(rust_sysfs)]

@@ -107,7 +107,9 @@ def qemu_cmd(kernel, initrd, append, disks=(), smp=2, mem=2048, icount=False):
     cmd = [QEMU, "-nodefaults", "-nographic", "-no-reboot", "-machine", "pc", *accel,
            "-smp", str(smp), "-m", str(mem),
            "-bios", "/usr/share/qemu/qboot.rom", "-serial", "stdio", "-monitor", "none",
-           "-kernel", kernel, "-initrd", initrd, "-append", append]
+           "-kernel", kernel, "-initrd", initrd, "-append", append,
+           # For samples/rust/rust_driver_pci.rs (VM test rust-pci).
+           "-device", "pci-testdev"]
     if disks:
         cmd += ["-device", "nvme,id=nvme0,serial=rseries0"]
         for i, img in enumerate(disks):

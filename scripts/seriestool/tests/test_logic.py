@@ -40,6 +40,7 @@ class VmConsoleTest(unittest.TestCase):
         self.assertIn("tcg,thread=multi", cmd)
         self.assertNotIn("kvm", " ".join(cmd))
         self.assertEqual(sum(1 for a in cmd if a.startswith("nvme-ns,")), 2)
+        self.assertEqual(cmd[cmd.index("pci-testdev") - 1], "-device")
 
     def test_icount_runs_one_vcpu_thread_on_instruction_time(self):
         cmd = vm.qemu_cmd("bz", "rd", "console=ttyS0", icount=True)

@@ -6,21 +6,6 @@
 
 dir=/sys/block/rnullb0/rnull
 
-# expect FILE VALUE
-expect() {
-	got=$(cat "$1") || fail "read $1"
-	[ "$got" = "$2" ] || fail "$1: '$got', expected '$2'"
-}
-
-# write_fails FILE TEXT ERRNO-TEXT: a write of TEXT fails with that error.
-write_fails() {
-	printf '%s' "$2" > /tmp/w.txt
-	if dd if=/tmp/w.txt of="$1" bs=8192 conv=notrunc 2> /tmp/w.err; then
-		fail "$1 took '$(head -c 40 /tmp/w.txt)'"
-	fi
-	grep -q "$3" /tmp/w.err || fail "$1: '$(head -c 40 /tmp/w.txt)': $(cat /tmp/w.err)"
-}
-
 modprobe rnull nr_devices=1 gb=1 irqmode=2 completion_nsec=20000 memory_backed=1 \
 	timeout=100,100,0,2 requeue=3,100,0,-1 || fail "modprobe rnull"
 wait_dev /dev/rnullb0
