@@ -39,8 +39,8 @@
 //! # struct Sensor;
 //! # // SAFETY: No API installs groups of `Sensor`s.
 //! # unsafe impl sysfs::Host for Sensor {
-//! #     type Data<'a> = &'a State;
-//! #     unsafe fn borrow<'a>(_: *mut bindings::device) -> &'a State {
+//! #     type Data<'a, 'b> = &'a State where 'b: 'a;
+//! #     unsafe fn borrow<'a, 'b>(_: *mut bindings::device) -> &'a State where 'b: 'a {
 //! #         unreachable!()
 //! #     }
 //! # }
@@ -136,10 +136,16 @@ use core::{
 ///   runs the callbacks of a device concurrently, each with its own
 ///   borrow.
 pub unsafe trait Host {
-    /// What the callbacks of an attribute get.
-    type Data<'a>
+    /// What the callbacks of an attribute get: a borrow for `'a` of data
+    /// that may itself hold borrows for `'b`, such as a driver's data bound
+    /// to its device.
+    ///
+    /// The callbacks are generic over both lifetimes, so that they cannot
+    /// keep the borrow, nor store one of `'a` in data of `'b`.
+    type Data<'a, 'b>
     where
-        Self: 'a;
+        Self: 'b,
+        'b: 'a;
 
     /// Borrows the data of the device `dev`.
     ///
@@ -148,13 +154,14 @@ pub unsafe trait Host {
     /// `dev` is the `struct device` of a `Self`, with attribute groups of
     /// type [`Groups<Self, N>`] installed, and the borrow ends before they
     /// are removed: in an attribute callback.
-    unsafe fn borrow<'a>(dev: *mut bindings::device) -> Self::Data<'a>
+    unsafe fn borrow<'a, 'b>(dev: *mut bindings::device) -> Self::Data<'a, 'b>
     where
-        Self: 'a;
+        Self: 'b,
+        'b: 'a;
 }
 
 /// What the attribute callbacks of devices of kind `H` borrow.
-pub type HostData<'a, H> = <H as Host>::Data<'a>;
+pub type HostData<'a, 'b, H> = <H as Host>::Data<'a, 'b>;
 
 /// A value that an attribute shows and stores, as text.
 ///
@@ -298,20 +305,20 @@ pub trait AttributeOperations<const ID: u64 = 0> {
     type Value: Value;
 
     /// Returns the value to show.
-    fn show(_data: HostData<'_, Self::Host>) -> Result<Self::Value> {
+    fn show(_data: HostData<'_, '_, Self::Host>) -> Result<Self::Value> {
         build_error!(crate::error::VTABLE_DEFAULT_ERROR)
     }
 
     /// Stores a value written to the attribute.
     ///
     /// Its error is the writer's.
-    fn store(_data: HostData<'_, Self::Host>, _value: Self::Value) -> Result {
+    fn store(_data: HostData<'_, '_, Self::Host>, _value: Self::Value) -> Result {
         build_error!(crate::error::VTABLE_DEFAULT_ERROR)
     }
 
     /// Tells whether the device has the attribute. Asked when the device is
     /// added; by default, it has.
-    fn is_visible(_data: HostData<'_, Self::Host>) -> bool {
+    fn is_visible(_data: HostData<'_, '_, Self::Host>) -> bool {
         true
     }
 }
@@ -612,8 +619,7 @@ impl<H: Host, const N: usize> Groups<H, N> {
 ///
 /// # Invariants
 ///
-/// `raw` is the array of a `'static` [`Groups<H, N>`] (see
-/// [`Groups::as_raw`]).
+/// `raw` is the null-terminated array of a `'static` [`Groups<H, N>`].
 pub struct GroupList<H: ?Sized> {
     raw: *mut *const bindings::attribute_group,
     _host: PhantomData<H>,
@@ -696,9 +702,11 @@ pub(crate) mod kunit_util {
     /// The mode of the sysfs file `path` (names from the directory of
     /// `dev`), if there is one.
     ///
-    /// `dev` must be a registered device.
+    /// # Safety
+    ///
+    /// `dev` is a registered device.
     #[cfg(CONFIG_SYSFS)]
-    pub(crate) fn file_mode(dev: *mut bindings::device, path: &[&CStr]) -> Option<u16> {
+    pub(crate) unsafe fn file_mode(dev: *mut bindings::device, path: &[&CStr]) -> Option<u16> {
         // SAFETY: The device is registered, so it has a sysfs directory.
         let mut node = unsafe { (*dev).kobj.sd };
         // SAFETY: `node` is a valid directory; it is only used for the lookup.
@@ -723,7 +731,11 @@ pub(crate) mod kunit_util {
     }
 
     /// The device attribute `attr` of group `group` of `groups`.
-    pub(crate) fn attribute<H: Host, const N: usize>(
+    ///
+    /// # Safety
+    ///
+    /// The group has more than `attr` attributes.
+    pub(crate) unsafe fn attribute<H: Host, const N: usize>(
         groups: &'static Groups<H, N>,
         group: usize,
         attr: usize,
@@ -731,15 +743,18 @@ pub(crate) mod kunit_util {
         assert!(group < N);
         // SAFETY: `group` is one of the `N` groups, which are `Group<H>`s.
         let group = unsafe { *groups.as_raw().add(group) };
-        // SAFETY: The list of a `Group<H>` is null-terminated; the caller
-        // names one of its attributes, which are device attributes.
+        // SAFETY: The list of a `Group<H>` holds its attributes, which are
+        // device attributes, and has more than `attr` by the safety
+        // requirements of this function.
         unsafe { (*(*group).__bindgen_anon_2.attrs.add(attr)).cast() }
     }
 
     /// Reads `attr` of `dev` as sysfs does.
     ///
-    /// `attr` must be an attribute of groups installed on `dev`.
-    pub(crate) fn show(
+    /// # Safety
+    ///
+    /// `attr` is an attribute of groups installed on `dev`.
+    pub(crate) unsafe fn show(
         dev: *mut bindings::device,
         attr: *mut bindings::device_attribute,
     ) -> Result<KVec<u8>> {
@@ -755,8 +770,10 @@ pub(crate) mod kunit_util {
 
     /// Writes `text` to `attr` of `dev` as sysfs does.
     ///
-    /// `attr` must be an attribute of groups installed on `dev`.
-    pub(crate) fn store(
+    /// # Safety
+    ///
+    /// `attr` is an attribute of groups installed on `dev`.
+    pub(crate) unsafe fn store(
         dev: *mut bindings::device,
         attr: *mut bindings::device_attribute,
         text: &[u8],

@@ -9,7 +9,7 @@
 //! - `level`: read-write number, at most `max_level`; other values and text
 //!   that is not a number get `EINVAL`.
 //! - `max_level`: read-only, and only there when the module parameter
-//!   `max_level` is set.
+//!   `max_level` is not 0.
 //! - `stats/stores`: read-only count of the values stored in `level`.
 //! - `stats/reset`: write-only; writing `1` sets `level` and the count to 0.
 
@@ -74,7 +74,9 @@ impl AttributeOperations<0> for State {
     }
 }
 
-/// `level`: read-write, up to `max_level`.
+/// `level`: read-write, up to `max_level`. `level` and `stores` are two
+/// atomics, so a reset that runs at the same time as a store may leave
+/// them out of step: good enough for a sample.
 #[vtable]
 impl AttributeOperations<1> for State {
     type Host = MiscDeviceRegistration<RustSysfs>;
