@@ -115,3 +115,17 @@ write_fails() {
 	fi
 	grep -q "$3" /tmp/w.err || fail "$1: '$(head -c 40 /tmp/w.txt)': $(cat /tmp/w.err)"
 }
+
+# gone_fd_read: a read from fd 3, a file of a removed device, fails with
+# ENODEV.
+gone_fd_read() {
+	if dd bs=64 count=1 <&3 > /dev/null 2> /tmp/r.err; then fail "read after removal"; fi
+	grep -q "No such device" /tmp/r.err || fail "read after removal: $(cat /tmp/r.err)"
+}
+
+# gone_fd_write: a write to fd 4, a file of a removed device, fails with
+# ENODEV.
+gone_fd_write() {
+	if echo 0 >&4 2> /tmp/w.err; then fail "write after removal"; fi
+	grep -q "No such device" /tmp/w.err || fail "write after removal: $(cat /tmp/w.err)"
+}

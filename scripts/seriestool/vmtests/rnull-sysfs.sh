@@ -71,10 +71,8 @@ sleep 1
 echo 0 > /sys/kernel/config/rnull/rnullb0/power || fail "power off"
 wait $reader $writer
 [ -e $dir ] && fail "$dir is still there after power off"
-if dd bs=64 count=1 <&3 > /dev/null 2> /tmp/r.err; then fail "read after removal"; fi
-grep -q "No such device" /tmp/r.err || fail "read after removal: $(cat /tmp/r.err)"
-if echo 0 >&4 2> /tmp/w.err; then fail "write after removal"; fi
-grep -q "No such device" /tmp/w.err || fail "write after removal: $(cat /tmp/w.err)"
+gone_fd_read
+gone_fd_write
 exec 3<&- 4>&-
 # Powered on again, the disk has its files back.
 echo 1 > /sys/kernel/config/rnull/rnullb0/power || fail "power on again"

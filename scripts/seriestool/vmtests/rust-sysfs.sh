@@ -73,10 +73,8 @@ sleep 1
 rmmod rust_sysfs || fail "rmmod rust_sysfs with open files"
 wait $reader $writer
 [ -e $dir ] && fail "$dir is still there after rmmod"
-if dd bs=64 count=1 <&3 > /dev/null 2> /tmp/r.err; then fail "read after removal"; fi
-grep -q "No such device" /tmp/r.err || fail "read after removal: $(cat /tmp/r.err)"
-if echo 0 >&4 2> /tmp/w.err; then fail "write after removal"; fi
-grep -q "No such device" /tmp/w.err || fail "write after removal: $(cat /tmp/w.err)"
+gone_fd_read
+gone_fd_write
 exec 3<&- 4>&-
 modprobe rust_sysfs || fail "modprobe rust_sysfs again"
 expect $dir/level 0
