@@ -43,7 +43,7 @@ module! {
     },
 }
 
-/// What the file operations and the attributes of the device share.
+/// The state of the device, which its attributes borrow.
 struct State {
     level: Atomic<u32>,
     max_level: Option<u32>,
