@@ -15,6 +15,10 @@ instruction. fio's IOPS then measure instructions per I/O (plus idle time
 at the timers), the cost under TCG that host noise hides; wall-clock mode
 stays the default, as the benchmark the goal is stated in.
 
+`--profile` counts instructions instead (see profile.py): each side runs
+each workload once for a fixed number of I/Os, and the report gives the
+instructions per I/O of each side and of the functions that differ.
+
 `--compare-inline-helpers` compares two kernels instead of two drivers:
 the series built with and without CONFIG_RUST_INLINE_HELPERS. A boot runs
 one kernel, so each repetition boots both, in alternating order, and the
@@ -27,7 +31,7 @@ import os
 import re
 import statistics
 
-from . import build, vm
+from . import build, profile, vm
 from .common import TOOL, SeriesError, info
 
 BENCH_DIR = os.path.join(TOOL, "bench")
@@ -122,6 +126,12 @@ def add_arguments(sp):
                     help="run the VM on instruction time (QEMU -icount, one vCPU thread): "
                     "a rate then compares instructions per I/O, not host time, and is "
                     "far less noisy under TCG")
+    sp.add_argument("--profile", type=int, nargs="?", const=50000, metavar="IOS",
+                    help="count the instructions of each function per I/O on both sides "
+                    "(QEMU plugin, instruction time), each workload once for IOS I/Os per "
+                    "job (default 50000); --json gets them all")
+    sp.add_argument("--top", type=int, default=12,
+                    help="with --profile: how many functions to list (default 12)")
     sp.add_argument("--compare-inline-helpers", action="store_true",
                     help="compare rnull on kernels built with and without "
                     "CONFIG_RUST_INLINE_HELPERS (one boot per kernel and repetition)")
@@ -153,6 +163,18 @@ def compare_inline_helpers(tree, args):
 def main(tree, args):
     if not args.name or args.name not in available():
         raise SeriesError(f"name a benchmark: {', '.join(available()) or 'none yet'}")
+    if args.profile is not None and args.compare_inline_helpers:
+        raise SeriesError("--profile compares the drivers of one kernel; "
+                          "drop --compare-inline-helpers")
+    if args.profile is not None:
+        if args.profile <= 0:
+            raise SeriesError("--profile needs a positive number of I/Os")
+        bdir = build.build(tree, "vm")
+        report = profile.run(tree, bdir, args.name, args.profile, args.timeout,
+                             f"bench-{args.name}-profile.log")
+        info(profile.table(report, args.top))
+        write_json(args.json, report)
+        return 0
     if args.compare_inline_helpers:
         report = summarize(compare_inline_helpers(tree, args), "noinline", "inline")
     else:
@@ -166,7 +188,11 @@ def main(tree, args):
                 info("    " + line[len("BENCH-CONFIG "):])
         report = summarize(parse(console), "C", "Rust")
     info(table(report))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+    write_json(args.json, report)
     return 0
+
+
+def write_json(path, report):
+    if path:
+        with open(path, "w") as f:
+            json.dump(report, f, indent=2)

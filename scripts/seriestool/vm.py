@@ -98,10 +98,11 @@ def make_initramfs(tree, bdir, out):
     return out
 
 
-def qemu_cmd(kernel, initrd, append, disks=(), smp=2, mem=2048, icount=False):
+def qemu_cmd(kernel, initrd, append, disks=(), smp=2, mem=2048, icount=False, plugin=None):
     """With `icount`, guest time advances by one nanosecond per executed guest
     instruction (one vCPU thread runs them all), so a rate measured in the
-    guest counts instructions rather than host time."""
+    guest counts instructions rather than host time. `plugin` is a TCG
+    plugin with its arguments, as `-plugin` takes it."""
     accel = ["-accel", "tcg,thread=single", "-icount", "shift=0,sleep=off"] if icount \
         else ["-accel", "tcg,thread=multi"]
     cmd = [QEMU, "-nodefaults", "-nographic", "-no-reboot", "-machine", "pc", *accel,
@@ -110,6 +111,8 @@ def qemu_cmd(kernel, initrd, append, disks=(), smp=2, mem=2048, icount=False):
            "-kernel", kernel, "-initrd", initrd, "-append", append,
            # For samples/rust/rust_driver_pci.rs (VM test rust-pci).
            "-device", "pci-testdev"]
+    if plugin:
+        cmd += ["-plugin", plugin]
     if disks:
         cmd += ["-device", "nvme,id=nvme0,serial=rseries0"]
         for i, img in enumerate(disks):
@@ -119,7 +122,7 @@ def qemu_cmd(kernel, initrd, append, disks=(), smp=2, mem=2048, icount=False):
 
 
 def boot(tree, bdir, *, tests=(), extra_append="", timeout=BOOT_TIMEOUT, log_path=None,
-         nvme_namespaces=2, echo=False, icount=False):
+         nvme_namespaces=2, echo=False, icount=False, plugin=None):
     """Boots the kernel of `bdir`, runs `tests` in it and returns the console text.
     QEMU is always terminated, on timeout too."""
     kernel = build.image(bdir)
@@ -133,7 +136,7 @@ def boot(tree, bdir, *, tests=(), extra_append="", timeout=BOOT_TIMEOUT, log_pat
             disks.append(img)
         append = ("console=ttyS0 panic=-1 rdinit=/init loglevel=7 "
                   f"series.tests={','.join(tests) or 'none'} {extra_append}").strip()
-        cmd = qemu_cmd(kernel, initrd, append, disks, icount=icount)
+        cmd = qemu_cmd(kernel, initrd, append, disks, icount=icount, plugin=plugin)
         log_path = log_path or os.path.join(bdir, "console.log")
         start = time.monotonic()
         timed_out = False

@@ -6,6 +6,9 @@
 # alternates too). Prints BENCH <workload> <side> <rep> <IOPS>.
 # With series.sides=Rust on the command line only rnull runs (for
 # `bench --compare-inline-helpers`, which compares kernels, not drivers).
+# With series.profile=N (`bench --profile`) each side runs each workload
+# once for N I/Os per job, after a sync that starts a new phase of the
+# instruction profile; prints PROFILE-RUN <workload> <side> <I/Os>.
 . /tests/lib.sh
 
 arg() { sed -n "s/.*series\.$1=\([0-9]*\).*/\1/p" /proc/cmdline; }
@@ -32,18 +35,48 @@ for d in nullb0 rnullb0; do
 done
 echo "BENCH-CONFIG fio: io_uring, O_DIRECT, ${runtime}s per run, $reps repetitions"
 
-# run DEV RW BS QD JOBS: prints the IOPS of one fio run (read + write).
-run() {
-	fio --name=b --filename="$1" --ioengine=io_uring --direct=1 --rw="$2" --bs="$3" \
-		--iodepth="$4" --numjobs="$5" --group_reporting --time_based \
-		--runtime="$runtime" --output-format=terse --terse-version=3 |
-		awk -F';' '{ printf "%.0f\n", $8 + $49 }'
+# fio DEV RW BS QD JOBS [OPTION...]: one fio run, terse output.
+fio_run() {
+	dev=$1 rw=$2 bs=$3 qd=$4 jobs=$5
+	shift 5
+	fio --name=b --filename="$dev" --ioengine=io_uring --direct=1 --rw="$rw" --bs="$bs" \
+		--iodepth="$qd" --numjobs="$jobs" --group_reporting "$@" \
+		--output-format=terse --terse-version=3 < /dev/null
 }
 
-for rw in randread randwrite; do
-for qd in 1 32 128; do
-for bs in 4k 64k; do
-for jobs in 1 2; do
+# run DEV RW BS QD JOBS: prints the IOPS of one fio run (read + write).
+run() {
+	fio_run "$@" --time_based --runtime="$runtime" | awk -F';' '{ printf "%.0f\n", $8 + $49 }'
+}
+
+dev_of() { if [ "$1" = C ]; then echo /dev/nullb0; else echo /dev/rnullb0; fi; }
+
+# One line per workload: RW BS QD JOBS. The loops over them read a here
+# document, so that they run in this shell and `fail` ends the script.
+workloads=$(for rw in randread randwrite; do for qd in 1 32 128; do for bs in 4k 64k; do
+	for jobs in 1 2; do echo "$rw $bs $qd $jobs"; done; done; done; done)
+
+ios=$(arg profile)
+if [ -n "$ios" ]; then
+	# The addresses the profile's blocks are in: the modules' symbols.
+	awk 'NF == 4 { print "PROFILE-SYM", $0 }' /proc/kallsyms
+	while read -r rw bs qd jobs; do
+		for side in $sides; do
+			sync
+			# Total KiB read and written over the block size in KiB.
+			n=$(fio_run "$(dev_of $side)" $rw $bs $qd $jobs --number_ios="$ios" |
+				awk -F';' -v bs="${bs%k}" '{ printf "%.0f\n", ($6 + $47) / bs }')
+			[ -n "$n" ] || fail "fio failed on $(dev_of $side)"
+			echo "PROFILE-RUN $rw-$bs-qd$qd-j$jobs $side $n"
+		done
+	done <<-EOF
+	$workloads
+	EOF
+	sync
+	exit 0
+fi
+
+while read -r rw bs qd jobs; do
 	wl=$rw-$bs-qd$qd-j$jobs
 	rep=0
 	while [ $rep -lt "$reps" ]; do
@@ -51,14 +84,12 @@ for jobs in 1 2; do
 			order=$(echo $sides | awk '{ for (i = NF; i > 0; i--) printf "%s ", $i }')
 		fi
 		for side in $order; do
-			if [ $side = C ]; then dev=/dev/nullb0; else dev=/dev/rnullb0; fi
-			iops=$(run $dev $rw $bs $qd $jobs)
-			[ -n "$iops" ] || fail "fio failed on $dev ($wl)"
+			iops=$(run "$(dev_of $side)" $rw $bs $qd $jobs)
+			[ -n "$iops" ] || fail "fio failed on $(dev_of $side) ($wl)"
 			echo "BENCH $wl $side $rep $iops"
 		done
 		rep=$((rep + 1))
 	done
-done
-done
-done
-done
+done <<EOF
+$workloads
+EOF

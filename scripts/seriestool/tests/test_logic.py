@@ -2,11 +2,12 @@
 """Tests of the parsing and statistics the subcommands rely on."""
 
 import os
+import subprocess
 import tempfile
 import unittest
 from unittest import mock
 
-from seriestool import bench, build, check, kunit, mail, vm
+from seriestool import bench, build, check, kunit, mail, profile, vm
 from seriestool.common import SeriesError
 
 
@@ -101,6 +102,64 @@ class BenchTest(unittest.TestCase):
                                (110 / 100 + 111 / 101 + 112 / 102) / 3, places=9)
         with self.assertRaises(SeriesError):
             bench.merge_boot(data, "no bench output", "inline", 3)
+
+
+class ProfileTest(unittest.TestCase):
+    SYSTEM_MAP = ("ffffffff81000000 T _stext\n"
+                  "ffffffff81001000 T blk_mq_end_request\n"
+                  "ffffffff81002000 D some_data\n"
+                  "ffffffff81003000 T __x64_sys_sync\n")
+    CONSOLE = "\n".join([
+        "PROFILE-SYM ffffffffa0000000 t null_queue_rq\t[null_blk]",
+        "PROFILE-SYM ffffffffa0010000 t _RNvCs1_5rnull8queue_rq\t[rnull_mod]",
+        "PROFILE-RUN randread-4k C 100",
+        "PROFILE-RUN randread-4k Rust 200",
+    ])
+    # Phase 0 is the boot, then one phase per run, then what follows the last.
+    DUMP = "\n".join([
+        "P 0", "ffffffff81000010 5 1000",
+        "P 1", "ffffffffa0000010 10 100", "ffffffff81001000 3 100", "401000 20 50",
+        "P 2", "ffffffffa0010004 4 200", "ffffffffa0010040 2 200", "ffffffff81001000 3 200",
+        "401000 20 100",
+        "P 3", "ffffffff81003000 7 1",
+    ])
+
+    def test_instructions_per_io_by_function(self):
+        rep = profile.report(self.CONSOLE, self.DUMP, self.SYSTEM_MAP)
+        (w,) = rep["workloads"]
+        self.assertEqual(w["name"], "randread-4k")
+        # C: (10 * 100 + 3 * 100 + 20 * 50) / 100 I/Os; Rust: (800 + 400 + 600 + 2000) / 200.
+        self.assertAlmostEqual(w["C"], 23.0)
+        self.assertAlmostEqual(w["Rust"], 19.0)
+        self.assertAlmostEqual(w["ratio"], 23.0 / 19.0)
+        f = w["functions"]
+        self.assertEqual(f["null_blk:null_queue_rq"], [10.0, 0.0])
+        self.assertEqual(f["rnull_mod:_RNvCs1_5rnull8queue_rq"], [0.0, 6.0])
+        self.assertEqual(f["blk_mq_end_request"], [3.0, 3.0])
+        self.assertEqual(f["(user space)"], [10.0, 10.0])
+        text = profile.table(rep, top=2)
+        self.assertIn("randread-4k", text)
+        self.assertIn("null_queue_rq", text)
+
+    def test_missing_phases_and_runs_are_errors(self):
+        with self.assertRaises(SeriesError):
+            profile.report(self.CONSOLE, "P 0\nP 1\n", self.SYSTEM_MAP)
+        with self.assertRaises(SeriesError):
+            profile.report("no runs here", self.DUMP, self.SYSTEM_MAP)
+        with self.assertRaises(SeriesError):
+            profile.report(self.CONSOLE.replace("Rust 200", "Rust 0"), self.DUMP,
+                           self.SYSTEM_MAP)
+
+    def test_plugin_builds_and_qemu_loads_it(self):
+        # Without its arguments the plugin refuses to install, which QEMU
+        # reports after loading it: the ABI and the version check agree.
+        with tempfile.TemporaryDirectory() as tmp:
+            so = profile.plugin(tmp)
+            res = subprocess.run([vm.QEMU, "-nodefaults", "-display", "none",
+                                  "-machine", "none", "-plugin", so],
+                                 capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(res.returncode, 0)
+        self.assertIn("tbcount: needs trigger", res.stderr)
 
 
 class BuildConfigTest(unittest.TestCase):
