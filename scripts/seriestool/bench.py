@@ -129,7 +129,7 @@ def add_arguments(sp):
     sp.add_argument("--profile", type=int, nargs="?", const=50000, metavar="IOS",
                     help="count the instructions of each function per I/O on both sides "
                     "(QEMU plugin, instruction time), each workload once for IOS I/Os per "
-                    "job (default 50000); --json gets them all")
+                    "job (default 50000), without --reps and --runtime; --json gets them all")
     sp.add_argument("--top", type=int, default=12,
                     help="with --profile: how many functions to list (default 12)")
     sp.add_argument("--compare-inline-helpers", action="store_true",

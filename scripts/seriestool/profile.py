@@ -123,10 +123,12 @@ def report(console, dump, system_map, side_a="C", side_b="Rust"):
     if not done:
         raise SeriesError("no PROFILE-RUN lines: the benchmark script has no profile mode")
     counts = phases(dump)
-    # Phase 0 is the boot; phase i + 1 is run i, up to the next sync.
-    if len(counts) < len(done) + 1:
+    # Phase 0 is the boot; phase i + 1 is run i, up to the next sync. The
+    # script syncs once more after its last run, so a missing sync before a
+    # run shows as a phase too few.
+    if len(counts) < len(done) + 2:
         raise SeriesError(f"{len(done)} runs but {len(counts)} phases in the profile: "
-                          f"did the guest call sync before each run?")
+                          f"the guest must call sync before each run and after the last")
     symbolize = Symbolizer(text_symbols(system_map) + module_symbols(console))
     per_run = {}
     for (wl, side, ios), phase in zip(done, counts[1:]):

@@ -12,6 +12,12 @@
  *
  * Built against QEMU's plugin API version 1 (QEMU 7.2, Debian 12); the
  * few declarations it needs are below, so no QEMU headers are needed.
+ *
+ * The counts are exact only with one vCPU thread (-accel tcg,thread=single,
+ * as -icount has it): the inline additions are not atomic, and dump() runs
+ * on the vCPU thread that hits the trigger. A block counts whole when it
+ * starts, so one that faults part way through (a page fault in user space)
+ * counts a few instructions too many, alike on both sides.
  */
 #include <stdbool.h>
 #include <stddef.h>

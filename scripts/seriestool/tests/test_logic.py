@@ -2,6 +2,7 @@
 """Tests of the parsing and statistics the subcommands rely on."""
 
 import os
+import shutil
 import subprocess
 import tempfile
 import unittest
@@ -150,6 +151,8 @@ class ProfileTest(unittest.TestCase):
             profile.report(self.CONSOLE.replace("Rust 200", "Rust 0"), self.DUMP,
                            self.SYSTEM_MAP)
 
+    @unittest.skipUnless(shutil.which("gcc") and shutil.which(vm.QEMU),
+                         "needs gcc and QEMU (scripts/series setup installs them)")
     def test_plugin_builds_and_qemu_loads_it(self):
         # Without its arguments the plugin refuses to install, which QEMU
         # reports after loading it: the ABI and the version check agree.
