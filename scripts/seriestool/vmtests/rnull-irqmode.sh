@@ -78,6 +78,7 @@ modprobe null_blk nr_devices=0 || fail "modprobe null_blk nr_devices=0"
 modprobe rnull_mod nr_devices=0 || fail "modprobe rnull_mod nr_devices=0"
 for drv in nullb rnull; do
 	name=${drv}to
+	case $drv in nullb) mod=null_blk ;; rnull) mod=rnull_mod ;; esac
 	CFG=/sys/kernel/config/$drv mkdev $name irqmode=2 completion_nsec=3000000000 size=16
 	dmesg -c > /dev/null
 	t=$(cat /sys/block/$name/queue/io_timeout)
@@ -87,7 +88,7 @@ for drv in nullb rnull; do
 	echo "$drv, io_timeout 500 ms, completion after 3 s: $res"
 	echo "$res" | grep -q "Connection timed out" || fail "$drv: no ETIMEDOUT: $res"
 	[ "${res%% ms*}" -ge 3000 ] || fail "$drv: failed before the completion came: $res"
-	dmesg | grep -q "timed out" || fail "$drv: no message about the timeout"
+	dmesg | grep -q "$mod: .*timed out" || fail "$drv: no message about the timeout"
 	echo 30000 > /sys/block/$name/queue/io_timeout || fail "setting io_timeout"
 	res=$(timed_read /dev/$name)
 	echo "$drv, io_timeout 30 s: $res"
