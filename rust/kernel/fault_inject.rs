@@ -15,6 +15,14 @@ use crate::{
     prelude::*,
     types::Opaque, //
 };
+#[cfg(CONFIG_FAULT_INJECTION_CONFIGFS)]
+use crate::{
+    configfs,
+    sync::atomic::{
+        Atomic,
+        Relaxed, //
+    },
+};
 
 /// A fault injection point (C `struct fault_attr`).
 ///
@@ -93,6 +101,156 @@ impl FaultAttr {
     }
 }
 
+/// A fault injection point that user space configures in configfs (C
+/// `struct fault_config`).
+///
+/// The point is a configfs group, made a default group of a
+/// [`configfs::Group`] with [`configfs::DefaultGroups::add`]. Its
+/// attributes `probability`, `interval`, `times`, `space`, `verbose` and
+/// the others of the [fault injection documentation] change the point at
+/// any time, also while it is asked.
+///
+/// # Invariants
+///
+/// `config` holds a `struct fault_config` whose `attr` is initialized as
+/// `FAULT_ATTR_INITIALIZER` does, and maybe configured by
+/// `setup_fault_attr()`, and whose `group` was initialized by
+/// `fault_config_init()` and holds the one reference that initialization
+/// took. `claimed` is `true` once `group` is a default group.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{
+///     configfs::DefaultGroup,
+///     fault_inject::FaultConfig, //
+/// };
+///
+/// # if !cfg!(CONFIG_FAULT_INJECTION_CONFIGFS) { return Ok(()); }
+/// // As a module parameter would configure it: every call fails, once.
+/// let point = FaultConfig::new(c"fail_inject", Some(c"1,100,0,1"));
+/// let point = KBox::pin_init(point, GFP_KERNEL)?;
+/// assert!(point.should_fail(1));
+/// assert!(!point.should_fail(1));
+///
+/// // Without: no call fails until user space sets a probability.
+/// let point = KBox::pin_init(FaultConfig::new(c"fail_inject", None), GFP_KERNEL)?;
+/// assert!(!point.should_fail(1));
+/// assert_eq!(point.probability(), 0);
+///
+/// // A group can be the default group of one group only.
+/// assert!(point.claim());
+/// assert!(!point.claim());
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// [fault injection documentation]: srctree/Documentation/fault-injection/fault-injection.rst
+#[cfg(CONFIG_FAULT_INJECTION_CONFIGFS)]
+#[pin_data(PinnedDrop)]
+pub struct FaultConfig {
+    #[pin]
+    config: Opaque<bindings::fault_config>,
+    claimed: Atomic<bool>,
+}
+
+#[cfg(CONFIG_FAULT_INJECTION_CONFIGFS)]
+impl FaultConfig {
+    /// Returns an initializer for a point whose group is named `name`.
+    ///
+    /// With `spec` (see [`FaultAttr`]) the point is configured as a
+    /// [`FaultAttr`] is, and does not log its failures. Without, it is
+    /// `FAULT_ATTR_INITIALIZER`'s: calls do not fail until user space sets
+    /// a probability, and failures are logged with a stack trace. Fails with
+    /// [`EINVAL`] if `spec` does not have the four numbers.
+    pub fn new<'a>(name: &'a CStr, spec: Option<&'a CStr>) -> impl PinInit<Self, Error> + 'a {
+        try_pin_init!(Self {
+            config <- Opaque::try_ffi_init(move |config: *mut bindings::fault_config| {
+                // Zeroed, as C allocates it: `config_item_set_name()` frees
+                // a name it finds.
+                // SAFETY: `config` is the memory of the new point, valid
+                // for writes and ours alone.
+                unsafe { config.write_bytes(0, 1) };
+                // SAFETY: As above, so its field `attr` is too.
+                let attr = unsafe { &raw mut (*config).attr };
+                match spec {
+                    // SAFETY: As above.
+                    Some(spec) => unsafe { configure(attr, spec) }?,
+                    // SAFETY: As above.
+                    None => unsafe { bindings::fault_attr_init(attr) },
+                }
+                // SAFETY: `config` is valid for writes, zeroed but for
+                // `attr`, and ours alone; `name` is a NUL-terminated string
+                // that `config_item_set_name()` copies.
+                unsafe { bindings::fault_config_init(config, name.as_char_ptr()) };
+                Ok::<(), Error>(())
+            }),
+            claimed: Atomic::new(false),
+        })
+    }
+
+    /// As [`FaultAttr::should_fail`].
+    #[inline]
+    pub fn should_fail(&self, size: usize) -> bool {
+        let size = isize::try_from(size).unwrap_or(isize::MAX);
+        // SAFETY: By the type invariants `attr` is an initialized `struct
+        // fault_attr`. `should_fail()` may run on it on any number of CPUs
+        // at once, and while configfs changes it, as in C.
+        unsafe { should_fail(&raw mut (*self.config.get()).attr, size) }
+    }
+
+    /// The probability of a failure, in percent, as it is now.
+    ///
+    /// User space may change it at any time.
+    pub fn probability(&self) -> u64 {
+        // SAFETY: By the type invariants `attr` is initialized. configfs
+        // writes the field without a lock; a volatile read is C's
+        // `READ_ONCE()` and sees the old or the new value.
+        let probability =
+            unsafe { (&raw const (*self.config.get()).attr.probability).read_volatile() };
+        u64::try_from(probability).unwrap_or(u64::MAX)
+    }
+}
+
+// SAFETY: `config_group()` is the `group` that `FaultConfig::new()`
+// initialized with `fault_config_init()`, in the pinned `self`. `claimed`
+// becomes `true` once, and this module links `group` nowhere else.
+#[cfg(CONFIG_FAULT_INJECTION_CONFIGFS)]
+unsafe impl configfs::DefaultGroup for FaultConfig {
+    fn config_group(&self) -> *mut bindings::config_group {
+        // SAFETY: By the type invariants `config` is initialized; this is a
+        // projection within it.
+        unsafe { &raw mut (*self.config.get()).group }
+    }
+
+    fn claim(&self) -> bool {
+        self.claimed.cmpxchg(false, true, Relaxed).is_ok()
+    }
+}
+
+#[cfg(CONFIG_FAULT_INJECTION_CONFIGFS)]
+#[pinned_drop]
+impl PinnedDrop for FaultConfig {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: By the type invariants `group` holds the reference of its
+        // initialization. If the group became a default group, configfs
+        // unlinked it when it removed the parent, whose data outlives it
+        // (`configfs::DefaultGroups`), and so dropped the references it
+        // took. Dropping the last one frees the name of the group if it did
+        // not fit into the item; `fault_config_type` has no `release`.
+        unsafe { bindings::config_item_put(&raw mut (*self.config.get()).group.cg_item) };
+    }
+}
+
+// SAFETY: As for `FaultAttr`: a `struct fault_config` is not tied to the
+// thread that made it, and its drop may run anywhere.
+#[cfg(CONFIG_FAULT_INJECTION_CONFIGFS)]
+unsafe impl Send for FaultConfig {}
+
+// SAFETY: `&FaultConfig` allows `should_fail()`, as `&FaultAttr`, reading
+// the probability with a volatile read, and `claim()`, which is atomic.
+#[cfg(CONFIG_FAULT_INJECTION_CONFIGFS)]
+unsafe impl Sync for FaultConfig {}
+
 #[cfg(CONFIG_FAULT_INJECTION)]
 use bindings::should_fail;
 
@@ -157,8 +315,26 @@ mod tests {
         KBox::pin_init(FaultAttr::new(spec), GFP_KERNEL)
     }
 
+    /// A point of either kind.
+    trait Point {
+        fn should_fail(&self, size: usize) -> bool;
+    }
+
+    impl Point for FaultAttr {
+        fn should_fail(&self, size: usize) -> bool {
+            FaultAttr::should_fail(self, size)
+        }
+    }
+
+    #[cfg(CONFIG_FAULT_INJECTION_CONFIGFS)]
+    impl Point for FaultConfig {
+        fn should_fail(&self, size: usize) -> bool {
+            FaultConfig::should_fail(self, size)
+        }
+    }
+
     /// The outcome of `calls` calls with size 1, a bit per call.
-    fn fails(point: &FaultAttr, calls: u32) -> u32 {
+    fn fails(point: &impl Point, calls: u32) -> u32 {
         (0..calls).fold(0, |bits, call| {
             bits | u32::from(point.should_fail(1)) << call
         })
@@ -200,5 +376,27 @@ mod tests {
         for spec in [c"", c"1", c"1,100,0", c"one,100,0,1", c",,,"] {
             assert_eq!(point(spec).err(), Some(EINVAL));
         }
+    }
+
+    #[cfg(CONFIG_FAULT_INJECTION_CONFIGFS)]
+    fn config(name: &CStr, spec: Option<&CStr>) -> Result<Pin<KBox<FaultConfig>>> {
+        KBox::pin_init(FaultConfig::new(name, spec), GFP_KERNEL)
+    }
+
+    #[cfg(CONFIG_FAULT_INJECTION_CONFIGFS)]
+    #[test]
+    fn configfs_points_take_a_spec() -> Result {
+        let point = config(c"timeout_inject", Some(c"2,100,0,2"))?;
+        assert_eq!(point.probability(), 100);
+        assert_eq!(fails(&*point, 8), 0b1010);
+        assert_eq!(
+            config(c"timeout_inject", Some(c"1,100")).err(),
+            Some(EINVAL)
+        );
+        // A name longer than an item's inline one, which the drop frees.
+        let point = config(c"init_hctx_fault_inject", None)?;
+        assert_eq!(point.probability(), 0);
+        assert_eq!(fails(&*point, 8), 0);
+        Ok(())
     }
 }

@@ -2,7 +2,9 @@
 # rnull fault injection, next to C null_blk: the module parameters timeout,
 # requeue and init_hctx take "<interval>,<probability>,<space>,<times>"
 # (Documentation/fault-injection/fault-injection.rst) and every device gets
-# its own points, made from them.
+# its own points, made from them. A configfs device shows its points as the
+# configfs groups timeout_inject, requeue_inject and init_hctx_fault_inject,
+# where user space arms them, as in C.
 #   timeout: the request is neither served nor completed; the timeout
 #            handler ends it with BLK_STS_TIMEOUT (ETIMEDOUT).
 #   requeue: the request goes back to blk-mq, alternately as busy and
@@ -37,12 +39,11 @@ dmesg | grep -q "rnull_mod: timeout: expected <interval>,<probability>,<space>,<
 dmesg | grep -q "too large for parameter .timeout" || fail "no message for an overlong spec"
 echo "bad specs refused"
 
-# timeout: every 1000th request is kept until it times out, twice. Of 3000
-# reads, exactly two fail, with ETIMEDOUT, after the queue's io_timeout.
-timeouts() {
-	drv=$1 disk=$(dev_of $1)
-	modprobe $drv nr_devices=1 gb=1 timeout=1000,100,0,2 || fail "modprobe $drv timeout"
-	wait_dev /dev/$disk
+# two_timeouts DISK: with every 1000th request kept until it times out,
+# twice, exactly two of 3000 reads fail, with ETIMEDOUT, after the queue's
+# io_timeout.
+two_timeouts() {
+	disk=$1
 	echo 1000 > /sys/block/$disk/queue/io_timeout || fail "$disk: io_timeout"
 	start=$(date +%s)
 	fio --name=to --filename=/dev/$disk --ioengine=psync --direct=1 --rw=randread \
@@ -56,8 +57,15 @@ timeouts() {
 	[ $secs -ge 2 ] || fail "$disk: two timeouts of 1 s took $secs s"
 	# The device works on; both timeouts were used up.
 	fio_io /dev/$disk 4M || fail "$disk: I/O after the timeouts"
-	rmmod $drv || fail "rmmod $drv"
 	echo "$disk: 2 of 3000 reads timed out (ETIMEDOUT) in $secs s"
+}
+
+timeouts() {
+	drv=$1 disk=$(dev_of $1)
+	modprobe $drv nr_devices=1 gb=1 timeout=1000,100,0,2 || fail "modprobe $drv timeout"
+	wait_dev /dev/$disk
+	two_timeouts $disk
+	rmmod $drv || fail "rmmod $drv"
 }
 both timeouts
 [ "$(dmesg | grep -c 'rnull_mod: request timed out')" -ge 2 ] || fail "rnull logged no timeouts"
@@ -89,13 +97,66 @@ for cfg in nullb rnull; do
 	cfg=/sys/kernel/config/$cfg
 	name=$(basename $cfg)h
 	mkdir $cfg/$name || fail "mkdir $cfg/$name"
+	# The group shows the point the parameter made.
+	expect $cfg/$name/init_hctx_fault_inject/probability 100
+	expect $cfg/$name/init_hctx_fault_inject/times 1
 	echo 1 > $cfg/$name/power 2> /dev/null && fail "$name powered on although init_hctx failed"
+	expect $cfg/$name/init_hctx_fault_inject/times 0
 	[ -b /dev/$name ] && fail "/dev/$name is there after a failed power on"
 	echo 1 > $cfg/$name/power || fail "$name: second power on"
 	wait_dev /dev/$name
 	fio_io /dev/$name 4M || fail "$name: I/O"
 	CFG=$cfg rmdev $name
 	echo "$name: first power on failed in init_hctx, second worked"
+done
+rmmod null_blk || fail "rmmod null_blk"
+rmmod rnull_mod || fail "rmmod rnull_mod"
+
+# The configfs groups timeout_inject, requeue_inject and
+# init_hctx_fault_inject of a configfs device, as C's: without a module
+# parameter the points are off; user space arms them.
+modprobe null_blk nr_devices=0 || fail "modprobe null_blk"
+modprobe rnull_mod nr_devices=0 || fail "modprobe rnull_mod"
+# arm DIR GROUP INTERVAL PROBABILITY TIMES: configures a point, quietly.
+arm() {
+	for a in "interval $3" "probability $4" "times $5" "verbose 0"; do
+		echo ${a#* } > $1/$2/${a% *} || fail "$1/$2/${a% *}"
+	done
+}
+for drv in nullb rnull; do
+	cfg=/sys/kernel/config/$drv
+	name=${drv}g
+	mkdir $cfg/$name || fail "mkdir $cfg/$name"
+	for g in timeout_inject requeue_inject init_hctx_fault_inject; do
+		expect $cfg/$name/$g/probability 0
+		expect $cfg/$name/$g/times 1
+		rmdir $cfg/$name/$g 2> /dev/null && fail "$name: removed $g"
+	done
+	echo 1 > $cfg/$name/memory_backed || fail "$name: memory_backed"
+	echo 1 > $cfg/$name/power || fail "power on $name"
+	wait_dev /dev/$name
+	# Armed while powered: every 1000th request times out, twice.
+	arm $cfg/$name timeout_inject 1000 100 2
+	two_timeouts $name
+	expect $cfg/$name/timeout_inject/times 0
+	# Half of the requests go back to blk-mq; the data survives.
+	arm $cfg/$name requeue_inject 1 50 -1
+	fio_verify /dev/$name 32M || fail "$name: verify with requeues"
+	echo 0 > $cfg/$name/requeue_inject/probability || fail "$name: requeue off"
+	echo "$name: timeout_inject and requeue_inject armed in configfs"
+	# The first hardware queue of the next power on fails.
+	arm $cfg/$name init_hctx_fault_inject 1 100 1
+	if [ $drv = rnull ]; then
+		# blk-mq would lose a queue it cannot set up again.
+		write_fails $cfg/$name/submit_queues 2 "Device or resource busy"
+	fi
+	echo 0 > $cfg/$name/power || fail "power off $name"
+	echo 1 > $cfg/$name/power 2> /dev/null && fail "$name powered on although init_hctx failed"
+	echo 1 > $cfg/$name/power || fail "$name: second power on"
+	wait_dev /dev/$name
+	fio_io /dev/$name 4M || fail "$name: I/O"
+	CFG=$cfg rmdev $name
+	echo "$name: init_hctx_fault_inject armed in configfs"
 done
 rmmod null_blk || fail "rmmod null_blk"
 rmmod rnull_mod || fail "rmmod rnull_mod"
