@@ -93,6 +93,15 @@ for drv in null_blk rnull_mod; do
 		fail "$drv loaded although its hardware queue failed"
 	modprobe $drv nr_devices=0 init_hctx=1,100,0,1 || fail "modprobe $drv init_hctx"
 done
+# fails_once CFG NAME: the first power on of the configfs device NAME fails
+# in init_hctx, the second works and the device does I/O.
+fails_once() {
+	echo 1 > $1/$2/power 2> /dev/null && fail "$2 powered on although init_hctx failed"
+	[ -b /dev/$2 ] && fail "/dev/$2 is there after a failed power on"
+	echo 1 > $1/$2/power || fail "$2: second power on"
+	wait_dev /dev/$2
+	fio_io /dev/$2 4M || fail "$2: I/O"
+}
 for cfg in nullb rnull; do
 	cfg=/sys/kernel/config/$cfg
 	name=$(basename $cfg)h
@@ -100,12 +109,8 @@ for cfg in nullb rnull; do
 	# The group shows the point the parameter made.
 	expect $cfg/$name/init_hctx_fault_inject/probability 100
 	expect $cfg/$name/init_hctx_fault_inject/times 1
-	echo 1 > $cfg/$name/power 2> /dev/null && fail "$name powered on although init_hctx failed"
+	fails_once $cfg $name
 	expect $cfg/$name/init_hctx_fault_inject/times 0
-	[ -b /dev/$name ] && fail "/dev/$name is there after a failed power on"
-	echo 1 > $cfg/$name/power || fail "$name: second power on"
-	wait_dev /dev/$name
-	fio_io /dev/$name 4M || fail "$name: I/O"
 	CFG=$cfg rmdev $name
 	echo "$name: first power on failed in init_hctx, second worked"
 done
@@ -151,10 +156,7 @@ for drv in nullb rnull; do
 		write_fails $cfg/$name/submit_queues 2 "Device or resource busy"
 	fi
 	echo 0 > $cfg/$name/power || fail "power off $name"
-	echo 1 > $cfg/$name/power 2> /dev/null && fail "$name powered on although init_hctx failed"
-	echo 1 > $cfg/$name/power || fail "$name: second power on"
-	wait_dev /dev/$name
-	fio_io /dev/$name 4M || fail "$name: I/O"
+	fails_once $cfg $name
 	CFG=$cfg rmdev $name
 	echo "$name: init_hctx_fault_inject armed in configfs"
 done
