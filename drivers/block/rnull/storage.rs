@@ -17,6 +17,7 @@ use kernel::{
     block::{
         mq::{
             Command,
+            OwnedRequest,
             Request,
             Segment,
             SegmentMut, //
@@ -28,7 +29,6 @@ use kernel::{
     prelude::*,
     rbtree::RBTree,
     sync::{
-        aref::ARef,
         Mutex, //
     },
     xarray::{
@@ -88,7 +88,7 @@ impl Storage {
     /// through `cache` if the device has one.
     pub(crate) fn handle(
         &self,
-        rq: &mut ARef<Request<NullBlkDevice>>,
+        rq: &mut OwnedRequest<NullBlkDevice>,
         bytes: u32,
         cache: Option<&Cache>,
     ) -> Result {
@@ -109,11 +109,11 @@ impl Storage {
     fn read(
         &self,
         mut sector: u64,
-        rq: &mut ARef<Request<NullBlkDevice>>,
+        rq: &mut OwnedRequest<NullBlkDevice>,
         mut bytes: usize,
         cache: Option<&CachedPages>,
     ) -> Result {
-        for mut segment in Request::segments_mut(rq)? {
+        for mut segment in rq.segments_mut() {
             let seg_len = segment.len().min(bytes);
             if seg_len == 0 {
                 break;
@@ -267,14 +267,14 @@ impl Storage {
 
 /// Fills bytes `from..to` of the data buffer of `rq` with `byte`.
 pub(crate) fn fill(
-    rq: &mut ARef<Request<NullBlkDevice>>,
+    rq: &mut OwnedRequest<NullBlkDevice>,
     from: usize,
     to: usize,
     byte: u8,
 ) -> Result {
     let pattern = [byte; 512];
     let mut pos = 0;
-    for mut segment in Request::segments_mut(rq)? {
+    for mut segment in rq.segments_mut() {
         let len = segment.len();
         let mut at = from.max(pos);
         let end = to.min(pos + len);

@@ -20,7 +20,7 @@ use kernel::{
     block::{
         mq::{
             Command,
-            Request, //
+            OwnedRequest, //
         },
         zoned::{
             Zone,
@@ -35,7 +35,6 @@ use kernel::{
     prelude::*,
     static_lock_class,
     sync::{
-        aref::ARef,
         lock::{
             mutex::MutexBackend,
             spinlock::SpinLockBackend,
@@ -143,7 +142,7 @@ impl ZonedDevice {
     pub(crate) fn handle(
         &self,
         queue_data: &QueueData,
-        rq: &mut ARef<Request<NullBlkDevice>>,
+        rq: &mut OwnedRequest<NullBlkDevice>,
     ) -> Result {
         match self {
             Self::Atomic(zones) => zones.handle(queue_data, rq),
@@ -341,7 +340,7 @@ impl<B: Backend> Zones<B> {
         Ok(())
     }
 
-    fn handle(&self, queue_data: &QueueData, rq: &mut ARef<Request<NullBlkDevice>>) -> Result {
+    fn handle(&self, queue_data: &QueueData, rq: &mut OwnedRequest<NullBlkDevice>) -> Result {
         let command = rq.command();
         match command {
             Command::Write => self.write(queue_data, rq, false),
@@ -358,7 +357,7 @@ impl<B: Backend> Zones<B> {
 
     /// Reads below the write pointer of a zone; what lies beyond it reads
     /// as 0xff on a memory backed device, as in C.
-    fn read(&self, queue_data: &QueueData, rq: &mut ARef<Request<NullBlkDevice>>) -> Result {
+    fn read(&self, queue_data: &QueueData, rq: &mut OwnedRequest<NullBlkDevice>) -> Result {
         let sector = rq.sector();
         let zone = self.zone_no(sector);
         let Some(lock) = self.states.get(zone) else {
@@ -389,7 +388,7 @@ impl<B: Backend> Zones<B> {
     fn write(
         &self,
         queue_data: &QueueData,
-        rq: &mut ARef<Request<NullBlkDevice>>,
+        rq: &mut OwnedRequest<NullBlkDevice>,
         append: bool,
     ) -> Result {
         let mut sector = rq.sector();
@@ -409,7 +408,7 @@ impl<B: Backend> Zones<B> {
                 return Err(EIO);
             }
             sector = state.write_pointer;
-            Request::set_zone_append_sector(rq, sector)?;
+            rq.set_zone_append_sector(sector)?;
         }
         // Read-only, offline and full zones fail here too.
         let end = self.start(zone) + self.zone_capacity(zone);

@@ -12,7 +12,7 @@
 //! the state of its zones from [`Operations::report_zones`] through a
 //! [`ZoneReport`]. It then gets the zone operations as requests
 //! ([`Command::ZoneAppend`], [`Command::ZoneReset`], ...); a zone append
-//! tells where the data went with [`Request::set_zone_append_sector`].
+//! tells where the data went with [`OwnedRequest::set_zone_append_sector`].
 //!
 //! C header: [`include/linux/blkdev.h`](srctree/include/linux/blkdev.h)
 //! and [`include/uapi/linux/blkzoned.h`](srctree/include/uapi/linux/blkzoned.h)
@@ -21,7 +21,7 @@
 //! [`Operations::report_zones`]: super::mq::Operations::report_zones
 //! [`Command::ZoneAppend`]: super::mq::Command::ZoneAppend
 //! [`Command::ZoneReset`]: super::mq::Command::ZoneReset
-//! [`Request::set_zone_append_sector`]: super::mq::Request::set_zone_append_sector
+//! [`OwnedRequest::set_zone_append_sector`]: super::mq::OwnedRequest::set_zone_append_sector
 
 use crate::{
     bindings,

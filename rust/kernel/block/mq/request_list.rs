@@ -8,10 +8,9 @@ use crate::{
     bindings,
     block::mq::{
         Operations,
-        Request,
+        OwnedRequest,
         TimedOutRequest, //
     },
-    sync::aref::ARef,
 };
 use core::{
     marker::PhantomData,
@@ -29,32 +28,30 @@ use core::{
 /// driver can keep requests in it in atomic context, e.g. a poll queue
 /// keeps the requests it waits to complete in [`Operations::poll`].
 ///
-/// The list owns the [`ARef`] of each request in it; dropping the list
-/// drops them, which leaves the requests in flight without ending them.
+/// The list owns the requests in it, as an [`OwnedRequest`] would: dropping
+/// the list drops them, which ends them with an I/O error.
 ///
 /// # Invariants
 ///
-/// `list` is a valid C request list. Each request in it is a [`Request<T>`]
-/// whose reference the list owns, and which no other [`ARef`] points to.
+/// `list` is a valid C request list. The list owns each request in it as an
+/// [`OwnedRequest<T>`] does: the type invariants of [`OwnedRequest`] hold
+/// for it, with the list in place of the handle.
 ///
 /// # Examples
 ///
 /// ```
-/// use kernel::block::mq::{Request, RequestList};
-/// use kernel::block::mq::Operations;
-/// use kernel::sync::aref::ARef;
+/// use kernel::block::mq::{Operations, RequestList};
 ///
 /// /// Ends all requests of `list`, in the order they were added.
 /// fn end_all<T: Operations>(list: &mut RequestList<T>) {
 ///     while let Some(rq) = list.pop_front() {
-///         // The list held the only reference, so this cannot fail.
-///         let _ = Request::end_ok(rq);
+///         rq.end_ok();
 ///     }
 /// }
 /// ```
 pub struct RequestList<T: Operations> {
     list: bindings::rq_list,
-    _p: PhantomData<ARef<Request<T>>>,
+    _p: PhantomData<OwnedRequest<T>>,
 }
 
 impl<T: Operations> RequestList<T> {
@@ -77,24 +74,16 @@ impl<T: Operations> RequestList<T> {
     }
 
     /// Adds `rq` at the end of the list.
-    ///
-    /// Returns `rq` in [`Err`] if it is not the only [`ARef`] to the request:
-    /// a request can be in one list at a time only.
     #[inline]
-    pub fn push_back(&mut self, rq: ARef<Request<T>>) -> Result<(), ARef<Request<T>>> {
-        // No other `ARef` exists, and none can be made without `rq`, so the
-        // request is in no other list.
-        if !Request::is_unique(&rq) {
-            return Err(rq);
-        }
-        let rq = ARef::into_raw(rq).as_ptr().cast::<bindings::request>();
+    pub fn push_back(&mut self, rq: OwnedRequest<T>) {
+        let rq = rq.into_raw();
         // SAFETY: `self.list` is a valid list by the type invariants. `rq` is
-        // a valid request in no list: its `rq_next` is free for the list to
-        // use, as the block layer leaves it to the driver while the driver
-        // owns the request.
+        // a valid request that the driver owned alone, so it is in no list:
+        // its `rq_next` is free for the list to use, as the block layer
+        // leaves it to the driver while the driver owns the request.
         unsafe { bindings::rq_list_add_tail(&mut self.list, rq) };
-        // INVARIANT: The list took over the only `ARef` to `rq`.
-        Ok(())
+        // INVARIANT: The list took over the ownership that the handle gave
+        // up.
     }
 
     /// Moves the requests of `other` to the end of this list, in their
@@ -127,8 +116,8 @@ impl<T: Operations> RequestList<T> {
             unsafe { (*self.list.tail).__bindgen_anon_1.rq_next = other.list.head };
         }
         self.list.tail = other.list.tail;
-        // INVARIANT: The requests of `other`, whose references `other` owned
-        // and does not drop, are linked after those of this list.
+        // INVARIANT: The requests of `other`, which `other` owned and does
+        // not drop, are linked after those of this list.
     }
 
     /// Removes the request that timed out, `rq`, from the list and returns
@@ -138,18 +127,17 @@ impl<T: Operations> RequestList<T> {
     /// # Examples
     ///
     /// ```
-    /// use kernel::block::mq::{Operations, Request, RequestList, TimedOutRequest};
+    /// use kernel::block::mq::{Operations, RequestList, TimedOutRequest};
     /// use kernel::prelude::*;
     ///
     /// /// Ends `rq` if the driver has it in `waiting`.
     /// fn time_out<T: Operations>(waiting: &mut RequestList<T>, rq: &TimedOutRequest<'_, T>) {
     ///     if let Some(rq) = waiting.take(rq) {
-    ///         // The list held the only reference, so this cannot fail.
-    ///         let _ = Request::end(rq, Err(ETIMEDOUT));
+    ///         rq.end(Err(ETIMEDOUT));
     ///     }
     /// }
     /// ```
-    pub fn take(&mut self, rq: &TimedOutRequest<'_, T>) -> Option<ARef<Request<T>>> {
+    pub fn take(&mut self, rq: &TimedOutRequest<'_, T>) -> Option<OwnedRequest<T>> {
         let target = rq.as_raw();
         let mut prev: *mut bindings::request = ptr::null_mut();
         let mut cur = self.list.head;
@@ -168,11 +156,10 @@ impl<T: Operations> RequestList<T> {
                 if self.list.tail == cur {
                     self.list.tail = prev;
                 }
-                // SAFETY: `cur` is not null (the loop condition). By the type
-                // invariants it is a `Request<T>` whose reference the list
-                // owned; it is unlinked and its reference passes to the
-                // returned `ARef`.
-                return Some(unsafe { ARef::from_raw(NonNull::new_unchecked(cur.cast())) });
+                // SAFETY: By the type invariants `cur` is a request that the
+                // list owned as an `OwnedRequest` would; it is unlinked and
+                // the ownership passes to the returned handle.
+                return Some(unsafe { OwnedRequest::from_raw(cur) });
             }
             prev = cur;
             cur = next;
@@ -182,12 +169,13 @@ impl<T: Operations> RequestList<T> {
 
     /// Removes the first request from the list and returns it.
     #[inline]
-    pub fn pop_front(&mut self) -> Option<ARef<Request<T>>> {
+    pub fn pop_front(&mut self) -> Option<OwnedRequest<T>> {
         // SAFETY: `self.list` is a valid list by the type invariants.
         let rq = NonNull::new(unsafe { bindings::rq_list_pop(&mut self.list) })?;
-        // SAFETY: By the type invariants, `rq` is a `Request<T>` whose
-        // reference the list owned; it passes to the returned `ARef`.
-        Some(unsafe { ARef::from_raw(rq.cast::<Request<T>>()) })
+        // SAFETY: By the type invariants, `rq` is a request that the list
+        // owned as an `OwnedRequest` would; it is unlinked and the ownership
+        // passes to the returned handle.
+        Some(unsafe { OwnedRequest::from_raw(rq.as_ptr()) })
     }
 }
 
@@ -203,8 +191,8 @@ impl<T: Operations> Drop for RequestList<T> {
     }
 }
 
-// SAFETY: The list only holds `ARef<Request<T>>`s, which may be sent to and
-// dropped on any thread.
+// SAFETY: The list owns its requests as `OwnedRequest<T>`s do, which may be
+// sent to and dropped on any thread.
 unsafe impl<T: Operations> Send for RequestList<T> {}
 
 // SAFETY: A shared `RequestList` gives no access to its requests.

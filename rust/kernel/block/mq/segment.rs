@@ -3,8 +3,8 @@
 //! Iteration over the data buffer of a [`Request`].
 //!
 //! The data of a read or write request lives in the pages of the bios that
-//! make up the request. [`Request::segments`] and [`Request::segments_mut`]
-//! walk them the way C's `rq_for_each_segment()` does, one [`Segment`] per
+//! make up the request. [`Request::segments`] and
+//! [`OwnedRequest::segments_mut`] walk them the way C's `rq_for_each_segment()` does, one [`Segment`] per
 //! page, and the segments copy to and from kernel buffers without exposing
 //! raw pointers.
 //!
@@ -15,16 +15,15 @@
 //! A driver that serves reads from a buffer of its own:
 //!
 //! ```
-//! use kernel::block::mq::{Command, Operations, Request};
+//! use kernel::block::mq::{Command, Operations, OwnedRequest};
 //! use kernel::prelude::*;
-//! use kernel::sync::aref::ARef;
 //!
-//! fn serve_read<T: Operations>(rq: &mut ARef<Request<T>>, data: &[u8]) -> Result {
+//! fn serve_read<T: Operations>(rq: &mut OwnedRequest<T>, data: &[u8]) -> Result {
 //!     if rq.command() != Command::Read {
 //!         return Err(EINVAL);
 //!     }
 //!     let mut pos = 0;
-//!     for mut segment in Request::segments_mut(rq)? {
+//!     for mut segment in rq.segments_mut() {
 //!         let len = segment.len();
 //!         let src = data.get(pos..pos + len).ok_or(EIO)?;
 //!         segment.copy_from_slice(0, src)?;
@@ -38,12 +37,12 @@ use crate::{
     bindings,
     block::mq::{
         Operations,
+        OwnedRequest,
         Request, //
     },
     error::Result,
     page::BorrowedPage,
     prelude::*,
-    sync::aref::ARef,
 };
 use core::{
     marker::PhantomData,
@@ -112,8 +111,9 @@ impl Segment<'_> {
 
 /// A [`Segment`] that can also be written.
 ///
-/// Obtained from [`Request::segments_mut`], which makes sure that nothing else
-/// reads or writes the request's buffer through Rust at the same time.
+/// Obtained from [`OwnedRequest::segments_mut`], which makes sure that
+/// nothing else reads or writes the request's buffer through Rust at the same
+/// time.
 pub struct SegmentMut<'a>(Segment<'a>);
 
 impl SegmentMut<'_> {
@@ -124,8 +124,8 @@ impl SegmentMut<'_> {
         let page_offset = self.0.page_range(offset, src.len())?;
         // SAFETY: `src` is valid for reading `src.len()` bytes. By the type
         // invariant of `Segment` the bytes written belong to a request buffer
-        // the driver owns, and `Request::segments_mut` guarantees that no other
-        // Rust code accesses that buffer while `self` exists.
+        // the driver owns, and `OwnedRequest::segments_mut` guarantees that no
+        // other Rust code accesses that buffer while `self` exists.
         unsafe { self.0.page.write_raw(src.as_ptr(), page_offset, src.len()) }
     }
 
@@ -234,7 +234,7 @@ impl<'a> Iterator for Segments<'a> {
 }
 
 /// An iterator over the [`SegmentMut`]s of a request. See
-/// [`Request::segments_mut`].
+/// [`OwnedRequest::segments_mut`].
 pub struct SegmentsMut<'a>(Cursor<'a>);
 
 impl<'a> Iterator for SegmentsMut<'a> {
@@ -254,19 +254,17 @@ impl<T: Operations> Request<T> {
     pub fn segments(&self) -> Segments<'_> {
         Segments(Cursor::new(self))
     }
+}
 
+impl<T: Operations> OwnedRequest<T> {
     /// Returns an iterator over the data buffer of the request that can
     /// write to it, for example to fill the buffer of a read request.
     ///
-    /// Returns [`EBUSY`] if `this` is not the only [`ARef`] to the request:
-    /// then another holder could read or write the buffer at the same time.
-    pub fn segments_mut(this: &mut ARef<Self>) -> Result<SegmentsMut<'_>> {
-        // The exclusive borrow keeps `this` the only `ARef` while the
-        // iterator lives.
-        if !Self::is_unique(this) {
-            return Err(EBUSY);
-        }
-        let rq: &Self = this;
-        Ok(SegmentsMut(Cursor::new(rq)))
+    /// The driver owns the request alone and `self` is borrowed exclusively
+    /// while the iterator lives, so nothing else reads or writes the buffer
+    /// through Rust meanwhile.
+    pub fn segments_mut(&mut self) -> SegmentsMut<'_> {
+        let rq: &Request<T> = self;
+        SegmentsMut(Cursor::new(rq))
     }
 }
