@@ -79,6 +79,9 @@ impl FaultAttr {
     /// `CONFIG_FAULT_INJECTION`.
     pub fn new(spec: &CStr) -> impl PinInit<Self, Error> + '_ {
         try_pin_init!(Self {
+            // INVARIANT: `configure()` initializes `attr` as
+            // `FAULT_ATTR_INITIALIZER` does, configures it by `spec` and sets
+            // `verbose` to 0, or fails and the point is not made.
             attr <- Opaque::try_ffi_init(|attr| {
                 // SAFETY: `attr` is the memory of the new point, ours alone.
                 unsafe { configure(attr, spec) }
@@ -136,7 +139,6 @@ impl FaultAttr {
 /// // Without: no call fails until user space sets a probability.
 /// let point = KBox::pin_init(FaultConfig::new(c"fail_inject", None), GFP_KERNEL)?;
 /// assert!(!point.should_fail(1));
-/// assert_eq!(point.probability(), 0);
 ///
 /// // A group can be the default group of one group only.
 /// assert!(point.claim());
@@ -164,6 +166,11 @@ impl FaultConfig {
     /// [`EINVAL`] if `spec` does not have the four numbers.
     pub fn new<'a>(name: &'a CStr, spec: Option<&'a CStr>) -> impl PinInit<Self, Error> + 'a {
         try_pin_init!(Self {
+            // INVARIANT: The closure initializes `attr` as
+            // `FAULT_ATTR_INITIALIZER` does, configured by `spec` if given,
+            // and `group` with `fault_config_init()`, whose reference the
+            // point keeps; or it fails and the point is not made. `claimed`
+            // starts `false`: the group is no default group yet.
             config <- Opaque::try_ffi_init(move |config: *mut bindings::fault_config| {
                 // Zeroed, as C allocates it: `config_item_set_name()` frees
                 // a name it finds.
@@ -196,18 +203,6 @@ impl FaultConfig {
         // fault_attr`. `should_fail()` may run on it on any number of CPUs
         // at once, and while configfs changes it, as in C.
         unsafe { should_fail(&raw mut (*self.config.get()).attr, size) }
-    }
-
-    /// The probability of a failure, in percent, as it is now.
-    ///
-    /// User space may change it at any time.
-    pub fn probability(&self) -> u64 {
-        // SAFETY: By the type invariants `attr` is initialized. configfs
-        // writes the field without a lock; a volatile read is C's
-        // `READ_ONCE()` and sees the old or the new value.
-        let probability =
-            unsafe { (&raw const (*self.config.get()).attr.probability).read_volatile() };
-        u64::try_from(probability).unwrap_or(u64::MAX)
     }
 }
 
@@ -246,8 +241,8 @@ impl PinnedDrop for FaultConfig {
 #[cfg(CONFIG_FAULT_INJECTION_CONFIGFS)]
 unsafe impl Send for FaultConfig {}
 
-// SAFETY: `&FaultConfig` allows `should_fail()`, as `&FaultAttr`, reading
-// the probability with a volatile read, and `claim()`, which is atomic.
+// SAFETY: `&FaultConfig` allows `should_fail()`, as `&FaultAttr`, and
+// `claim()`, which is atomic.
 #[cfg(CONFIG_FAULT_INJECTION_CONFIGFS)]
 unsafe impl Sync for FaultConfig {}
 
@@ -258,7 +253,8 @@ use bindings::should_fail;
 ///
 /// # Safety
 ///
-/// None; the signature matches the one with fault injection.
+/// As for C's `should_fail()`, which this stands in for: `attr` must point
+/// to an initialized `struct fault_attr`.
 #[cfg(not(CONFIG_FAULT_INJECTION))]
 unsafe fn should_fail(_attr: *mut bindings::fault_attr, _size: isize) -> bool {
     false
@@ -290,7 +286,9 @@ unsafe fn configure(attr: *mut bindings::fault_attr, spec: &CStr) -> Result {
 ///
 /// # Safety
 ///
-/// None; the signature matches the one with fault injection.
+/// As for `configure()` with fault injection, which this stands in for:
+/// `attr` must be valid for writes of a `struct fault_attr` and not be
+/// reachable by anyone else.
 #[cfg(not(CONFIG_FAULT_INJECTION))]
 unsafe fn configure(_attr: *mut bindings::fault_attr, _spec: &CStr) -> Result {
     Err(EOPNOTSUPP)
@@ -387,7 +385,6 @@ mod tests {
     #[test]
     fn configfs_points_take_a_spec() -> Result {
         let point = config(c"timeout_inject", Some(c"2,100,0,2"))?;
-        assert_eq!(point.probability(), 100);
         assert_eq!(fails(&*point, 8), 0b1010);
         assert_eq!(
             config(c"timeout_inject", Some(c"1,100")).err(),
@@ -395,7 +392,6 @@ mod tests {
         );
         // A name longer than an item's inline one, which the drop frees.
         let point = config(c"init_hctx_fault_inject", None)?;
-        assert_eq!(point.probability(), 0);
         assert_eq!(fails(&*point, 8), 0);
         Ok(())
     }

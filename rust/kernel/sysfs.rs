@@ -329,7 +329,7 @@ pub trait AttributeOperations<const ID: u64 = 0> {
 /// # Invariants
 ///
 /// `inner` is a `struct device_attribute` whose callbacks, and `visible`,
-/// are those of [`Attribute::new`] for some [`AttributeOperations`] with
+/// are those of `Attribute::new_static` for some [`AttributeOperations`] with
 /// host `H`. `inner` is the first field, so a pointer to its
 /// `struct attribute` is one to `Self`.
 #[repr(C)]
@@ -349,14 +349,17 @@ const MODE_READ: u16 = 0o444;
 const MODE_WRITE: u16 = 0o200;
 
 impl<H: Host> Attribute<H> {
-    /// Makes the attribute `name`, with the callbacks of `O`.
+    /// Makes the attribute `name`, with the callbacks of `O`. Only for
+    /// [`sysfs_groups!`](crate::sysfs_groups), which makes every attribute
+    /// a `static`.
     ///
     /// # Safety
     ///
     /// The attribute must be a `static`: with `CONFIG_DEBUG_LOCK_ALLOC`,
     /// sysfs uses the lockdep key inside it, which lockdep only accepts in
-    /// static memory. [`sysfs_groups!`](crate::sysfs_groups) does this.
-    pub const unsafe fn new<const ID: u64, O: AttributeOperations<ID, Host = H>>(
+    /// static memory.
+    #[doc(hidden)]
+    pub const unsafe fn new_static<const ID: u64, O: AttributeOperations<ID, Host = H>>(
         name: &'static CStr,
     ) -> Self {
         assert!(
@@ -478,8 +481,8 @@ impl<H: Host, const N: usize> AttributeList<H, N> {
             raw[i] = attrs[i].as_raw();
             i += 1;
         }
-        // INVARIANT: `attrs` are `'static` `Attribute<H>`s; `Attribute::new`
-        // is only for statics.
+        // INVARIANT: `attrs` are `'static` `Attribute<H>`s;
+        // `Attribute::new_static` is only for statics.
         Self {
             attrs: raw,
             end: ptr::null_mut(),
@@ -668,7 +671,7 @@ macro_rules! sysfs_groups {
                 $(
                     // SAFETY: The attribute is a static.
                     static [<ATTR_ $attr:upper>]: $crate::sysfs::Attribute<$host> = unsafe {
-                        $crate::sysfs::Attribute::new::<$id, $ops>(
+                        $crate::sysfs::Attribute::new_static::<$id, $ops>(
                             $crate::c_str!(::core::stringify!($attr)),
                         )
                     };
@@ -722,8 +725,9 @@ pub(crate) mod kunit_util {
             }
             node = next;
         }
-        // SAFETY: `node` is valid: we hold the reference from
-        // `kernfs_find_and_get_ns()`, which we then drop.
+        // SAFETY: `node` is valid: we hold a reference to it, from
+        // `kernfs_get()` above if `path` is empty and from the last
+        // `kernfs_find_and_get_ns()` otherwise, which we then drop.
         let mode = unsafe { (*node).mode } & 0o777;
         // SAFETY: As above.
         unsafe { bindings::kernfs_put(node) };

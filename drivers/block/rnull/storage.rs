@@ -53,10 +53,11 @@ pub(crate) struct Storage {
     update: Mutex<()>,
 }
 
-/// Splits `sector..sector + bytes` into pieces that each lie in one page:
-/// `(page index, offset in the page, offset in the range, length)`.
-fn page_chunks(sector: u64, bytes: usize) -> impl Iterator<Item = (usize, usize, usize, usize)> {
-    let start = (sector << SECTOR_SHIFT) as usize;
+/// Splits the `bytes` bytes at byte `start` of the device into pieces that
+/// each lie in one page: `(page index, offset in the page, offset in the
+/// range, length)`.
+fn page_chunks(start: u64, bytes: usize) -> impl Iterator<Item = (usize, usize, usize, usize)> {
+    let start = start as usize;
     let mut pos = 0;
     core::iter::from_fn(move || {
         if pos >= bytes {
@@ -69,11 +70,6 @@ fn page_chunks(sector: u64, bytes: usize) -> impl Iterator<Item = (usize, usize,
         pos += len;
         Some(chunk)
     })
-}
-
-/// Returns the sector that follows the `len` bytes of a segment at `sector`.
-fn after(sector: u64, len: usize) -> u64 {
-    sector + (len >> SECTOR_SHIFT) as u64
 }
 
 impl Storage {
@@ -92,23 +88,26 @@ impl Storage {
         bytes: u32,
         cache: Option<&Cache>,
     ) -> Result {
-        let sector = rq.sector();
+        let start = rq.sector() << SECTOR_SHIFT;
         let bytes = bytes.min(rq.bytes()) as usize;
         // As in C, a device with a cache handles one request at a time.
         let mut cache = cache.map(|cache| cache.inner.lock());
         let cache = cache.as_deref_mut();
         match rq.command() {
-            Command::Read => self.read(sector, rq, bytes, cache.as_deref()),
-            Command::Write | Command::ZoneAppend => self.write(sector, rq, bytes, cache),
-            Command::Discard | Command::WriteZeroes => self.zero(sector, bytes, cache),
+            Command::Read => self.read(start, rq, bytes, cache.as_deref()),
+            Command::Write | Command::ZoneAppend => self.write(start, rq, bytes, cache),
+            Command::Discard | Command::WriteZeroes => self.zero(start, bytes, cache),
             Command::Flush => cache.map_or(Ok(()), |cache| cache.write_back(self, usize::MAX)),
             _ => Err(EOPNOTSUPP),
         }
     }
 
+    /// Reads the `bytes` bytes at byte `pos` into the buffer of `rq`. A
+    /// segment need not hold whole sectors: with a DMA alignment of 2 bytes
+    /// one may end anywhere, so positions are counted in bytes.
     fn read(
         &self,
-        mut sector: u64,
+        mut pos: u64,
         rq: &mut OwnedRequest<NullBlkDevice>,
         mut bytes: usize,
         cache: Option<&CachedPages>,
@@ -118,13 +117,13 @@ impl Storage {
             if seg_len == 0 {
                 break;
             }
-            for (index, offset, at, len) in page_chunks(sector, seg_len) {
+            for (index, offset, at, len) in page_chunks(pos, seg_len) {
                 match cache.and_then(|cache| cache.pages.get(&index)) {
                     Some(page) => segment.copy_from_slice(at, &page[offset..offset + len])?,
                     None => self.read_chunk(&mut segment, index, offset, at, len)?,
                 }
             }
-            sector = after(sector, seg_len);
+            pos += seg_len as u64;
             bytes -= seg_len;
         }
         Ok(())
@@ -146,9 +145,10 @@ impl Storage {
         }
     }
 
+    /// Writes the `bytes` bytes of the buffer of `rq` at byte `pos`.
     fn write(
         &self,
-        mut sector: u64,
+        mut pos: u64,
         rq: &Request<NullBlkDevice>,
         mut bytes: usize,
         mut cache: Option<&mut CachedPages>,
@@ -160,7 +160,7 @@ impl Storage {
             if seg_len == 0 {
                 break;
             }
-            for (index, offset, at, len) in page_chunks(sector, seg_len) {
+            for (index, offset, at, len) in page_chunks(pos, seg_len) {
                 match cache.as_deref_mut() {
                     Some(cache) if !fua => {
                         let page = cache.page_mut(self, index)?;
@@ -175,7 +175,7 @@ impl Storage {
                     }
                 }
             }
-            sector = after(sector, seg_len);
+            pos += seg_len as u64;
             bytes -= seg_len;
         }
         Ok(())
@@ -241,14 +241,14 @@ impl Storage {
     pub(crate) fn discard(&self, sector: u64, sectors: u64, cache: Option<&Cache>) -> Result {
         let bytes = usize::try_from(sectors << SECTOR_SHIFT)?;
         let mut cache = cache.map(|cache| cache.inner.lock());
-        self.zero(sector, bytes, cache.as_deref_mut())
+        self.zero(sector << SECTOR_SHIFT, bytes, cache.as_deref_mut())
     }
 
-    /// Zeroes `bytes` bytes from `sector` on, here and in `cache`; frees the
-    /// pages covered whole.
-    fn zero(&self, sector: u64, bytes: usize, mut cache: Option<&mut CachedPages>) -> Result {
+    /// Zeroes `bytes` bytes from byte `start` on, here and in `cache`; frees
+    /// the pages covered whole.
+    fn zero(&self, start: u64, bytes: usize, mut cache: Option<&mut CachedPages>) -> Result {
         let _update = self.update.lock();
-        for (index, offset, _, len) in page_chunks(sector, bytes) {
+        for (index, offset, _, len) in page_chunks(start, bytes) {
             if let Some(cache) = cache.as_deref_mut() {
                 cache.zero(index, offset, len);
             }

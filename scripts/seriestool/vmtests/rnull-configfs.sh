@@ -39,14 +39,18 @@ bad() {
 	[ "$(cat $cfg/rnullc/$1)" = "$before" ] || fail "$1 changed after a refused write"
 }
 
-ok blocksize 4096; bad blocksize 1000; bad blocksize 8192; bad blocksize x; ok blocksize 512
+# Up to 64 KiB: the VM kernel has large folios (BLK_MAX_BLOCK_SIZE).
+ok blocksize 4096; ok blocksize 65536; bad blocksize 1000; bad blocksize 131072
+bad blocksize x; ok blocksize 512
 ok size 64; bad size -1; bad size 1M; bad size 18446744073709551615
 ok irqmode 0; ok irqmode 2; bad irqmode 3; bad irqmode -1; ok irqmode 1
 ok completion_nsec 0; ok completion_nsec 9223372036854775807; bad completion_nsec 9223372036854775808
 bad completion_nsec -1; bad completion_nsec 1us; ok completion_nsec 20000
-ok submit_queues 2; bad submit_queues 0; bad submit_queues 100000
+# Any count, as in C: power on adjusts it (see rnull-compat).
+ok submit_queues 0; ok submit_queues 100000; bad submit_queues x; ok submit_queues 2
 ok hw_queue_depth 128; bad hw_queue_depth 0; bad hw_queue_depth 20000
-ok home_node 0; ok home_node -1; bad home_node -2; bad home_node 100000
+# Unsigned, as C's: no node is 4294967295.
+ok home_node 0; ok home_node 4294967295; bad home_node -1; bad home_node 100000
 ok cache_size 18446744073709551615; ok cache_size 1; bad cache_size -1; bad cache_size 1M
 bad cache_size 18446744073709551616; ok cache_size 0
 ok mbps 100; ok mbps 4294967295; bad mbps -1; bad mbps 4294967296; bad mbps x; ok mbps 0

@@ -61,6 +61,19 @@ same gb=1 submit_queues=2 poll_queues=2
 same nr_devices=2 gb=1 shared_tags=1 submit_queues=2 hw_queue_depth=16 mbps=100
 # A submit queue per online node (the VM has one) instead of submit_queues.
 same gb=1 use_per_node_hctx=1 submit_queues=2
+# Adjusted at load as in C: more submit queues than CPUs become one per
+# CPU, none become one, a block size above the page size becomes the page
+# size and an invalid home node none, the last two with a message.
+same gb=1 submit_queues=16
+same gb=1 submit_queues=0
+dmesg -c > /dev/null
+same gb=1 bs=8192
+[ "$(dmesg | grep -c 'defaults block size to 4096')" = 2 ] ||
+	fail "bs=8192: not both drivers said that the block size became 4096"
+dmesg -c > /dev/null
+same gb=1 home_node=5
+[ "$(dmesg | grep -c 'invalid home_node value')" = 2 ] ||
+	fail "home_node=5: not both drivers said that the node is invalid"
 # The bio interface is gone: multiqueue, with a message.
 dmesg -c > /dev/null
 same gb=1 queue_mode=0
@@ -73,7 +86,7 @@ fio_verify /dev/rnullb0 32M || fail "fio verify on rnullb0 from module parameter
 rmmod rnull_mod || fail "rmmod rnull_mod"
 echo "memory_backed=1 from module parameters: fio verify passed"
 
-for bad in bs=1000 bs=8192 irqmode=3 irqmode=7 completion_nsec=9223372036854775808 submit_queues=0 hw_queue_depth=0 home_node=-5 \
+for bad in bs=1000 irqmode=3 irqmode=7 completion_nsec=9223372036854775808 hw_queue_depth=0 \
 	max_sectors=4 poll_queues=1000 gb=9007199254740992 queue_mode=3; do
 	dmesg -c > /dev/null
 	modprobe rnull_mod $bad 2> /dev/null && fail "modprobe rnull_mod $bad succeeded"

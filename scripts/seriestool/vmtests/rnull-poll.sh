@@ -79,8 +79,8 @@ echo "rnullp: polled verify passed"
 rmdev rnullp
 
 # Configfs: poll_queues defaults to the module parameter and is clamped to
-# it at power on, as in C; bad values are refused, and so are poll queues
-# for a device powered on without any.
+# it at power on, as in C; values that do not parse are refused, and so are
+# poll queues for a device powered on without any.
 modprobe null_blk nr_devices=0 || fail "modprobe null_blk nr_devices=0"
 for drv in nullb rnull; do
 	cfg=/sys/kernel/config/$drv
@@ -95,9 +95,11 @@ done
 rmmod null_blk || fail "rmmod null_blk"
 cfg=/sys/kernel/config/rnull
 mkdir $cfg/rnullq || fail "mkdir $cfg/rnullq"
-for bad in x -1 1000000; do
+for bad in x -1; do
 	echo $bad > $cfg/rnullq/poll_queues 2> /dev/null && fail "poll_queues took $bad"
 done
+# Any count, as in C: power on clamps it (above).
+echo 1000000 > $cfg/rnullq/poll_queues || fail "poll_queues 1000000"
 echo 0 > $cfg/rnullq/poll_queues || fail "poll_queues 0"
 echo 1 > $cfg/rnullq/power || fail "power on rnullq"
 wait_dev /dev/rnullq

@@ -4,9 +4,8 @@
 # (blk_mq_update_nr_hw_queues()), also while fio runs. The data
 # written before and during the changes reads back intact, io_poll follows
 # the poll queues, and values C refuses are refused with EINVAL with the
-# queues left as they were. rnull also refuses changes while init_hctx
-# faults are injected (EBUSY), and power cycles racing with changes leave
-# a consistent device.
+# queues left as they were, and power cycles racing with changes leave a
+# consistent device. Changes with init_hctx faults armed: rnull-faults.
 . /tests/lib.sh
 
 # nr_cpu_ids: one more than the last possible CPU.
@@ -111,13 +110,3 @@ done
 unset CFG
 rmmod null_blk || fail "rmmod null_blk"
 rmmod rnull_mod || fail "rmmod rnull_mod"
-
-# rnull: with init_hctx faults configured, changes are refused; blk-mq
-# would lose a queue that fails to come up again.
-modprobe rnull_mod nr_devices=0 init_hctx=1,0,0,1 || fail "modprobe rnull_mod init_hctx"
-mkdev rnullf submit_queues=1
-write_fails /sys/kernel/config/rnull/rnullf/submit_queues 2 "busy"
-CFG=/sys/kernel/config/rnull queues rnullf 1 1
-rmdev rnullf
-rmmod rnull_mod || fail "rmmod rnull_mod"
-echo "rnull: queue changes refused with EBUSY while init_hctx faults are injected"
