@@ -265,11 +265,11 @@ impl Storage {
     }
 }
 
-/// Fills bytes `from..to` of the data buffer of `rq` with `byte`.
+/// Fills bytes `from..until` of the data buffer of `rq` with `byte`.
 pub(crate) fn fill(
     rq: &mut OwnedRequest<NullBlkDevice>,
     from: usize,
-    to: usize,
+    until: usize,
     byte: u8,
 ) -> Result {
     let pattern = [byte; 512];
@@ -277,14 +277,14 @@ pub(crate) fn fill(
     for mut segment in rq.segments_mut() {
         let len = segment.len();
         let mut at = from.max(pos);
-        let end = to.min(pos + len);
+        let end = until.min(pos + len);
         while at < end {
             let n = (end - at).min(pattern.len());
             segment.copy_from_slice(at - pos, &pattern[..n])?;
             at += n;
         }
         pos += len;
-        if pos >= to {
+        if pos >= until {
             break;
         }
     }

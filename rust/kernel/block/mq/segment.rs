@@ -4,9 +4,9 @@
 //!
 //! The data of a read or write request lives in the pages of the bios that
 //! make up the request. [`Request::segments`] and
-//! [`OwnedRequest::segments_mut`] walk them the way C's `rq_for_each_segment()` does, one [`Segment`] per
-//! page, and the segments copy to and from kernel buffers without exposing
-//! raw pointers.
+//! [`OwnedRequest::segments_mut`] walk them the way C's
+//! `rq_for_each_segment()` does, one [`Segment`] per page, and the segments
+//! copy to and from kernel buffers without exposing raw pointers.
 //!
 //! C header: [`include/linux/bio.h`](srctree/include/linux/bio.h)
 //!
