@@ -66,7 +66,8 @@ def copy_with_libs(binary, root):
 
 
 def make_initramfs(tree, bdir, out):
-    """Writes a newc cpio with busybox, fio, the modules and the VM tests."""
+    """Writes a newc cpio with busybox, fio, the modules, the VM tests and the
+    documentation they check."""
     with tempfile.TemporaryDirectory(dir=CACHE) as root:
         for d in ("bin", "sbin", "dev", "proc", "sys", "tmp", "etc", "lib", "lib64", "mnt",
                   "tests", "usr/bin", "usr/sbin"):
@@ -89,6 +90,10 @@ def make_initramfs(tree, bdir, out):
             os.makedirs(os.path.join(root, dest), exist_ok=True)
             for f in os.listdir(src):
                 shutil.copy2(os.path.join(src, f), os.path.join(root, dest, f))
+        # The documentation the VM tests check the drivers against.
+        os.makedirs(os.path.join(root, "tests", "docs"), exist_ok=True)
+        shutil.copy2(os.path.join(tree, "Documentation", "block", "rnull.rst"),
+                     os.path.join(root, "tests", "docs", "rnull.rst"))
         build.modules_install(tree, bdir, root)
         with open(out, "wb") as f:
             files = subprocess.run(["find", "."], cwd=root, capture_output=True,
