@@ -187,8 +187,8 @@ impl BadBlocks {
 // SAFETY: A `struct badblocks` may be used and freed from any thread.
 unsafe impl Send for BadBlocks {}
 
-// SAFETY: All methods taking `&self` go through C functions that synchronize
-// with the table's seqlock, or read with an atomic load.
+// SAFETY: All methods taking `&self` go through C functions that serialize
+// updates with the table's seqlock and retry reads that race with an update.
 unsafe impl Sync for BadBlocks {}
 
 #[pinned_drop]
