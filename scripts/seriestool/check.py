@@ -96,24 +96,35 @@ def rustdoc(tree, bdir):
     return warnings
 
 
-def bisect(tree, base, commits, profile="vm"):
-    """Builds every commit of the series (in a worktree, reusing one build dir)."""
+def bisect_range(commits, first):
+    """The commits that `check --bisect --from FIRST` builds: patch FIRST
+    (1-based) and those after it."""
+    if not 1 <= first <= len(commits):
+        raise SeriesError(f"--from {first}: the series has patches 1 to {len(commits)}")
+    return commits[first - 1:]
+
+
+def bisect(tree, base, commits, profile="vm", first=1):
+    """Builds every commit of the series from patch `first` on (in a worktree,
+    reusing one build dir)."""
+    total = len(commits)
+    commits = bisect_range(commits, first)
     bdir = build.build_dir(profile) + "-bisect"
     wt = os.path.join(os.path.dirname(bdir), "bisect-src")
     if not os.path.exists(wt):
         git(["worktree", "add", "-q", "--detach", wt, base], tree)
     failures = []
-    for n, commit in enumerate(commits, 1):
+    for n, commit in enumerate(commits, first):
         git(["checkout", "-q", "-f", "--detach", commit], wt)
         subject = git(["log", "-1", "--format=%s", commit], wt)
         try:
-            build.build(wt, profile, label=f"bisect {n}/{len(commits)}", bdir=bdir,
+            build.build(wt, profile, label=f"bisect {n}/{total}", bdir=bdir,
                         early=True)
         except SeriesError as e:
             failures.append(f"patch {n} ({subject}): {str(e).splitlines()[0]}")
-            info(f"FAIL bisect {n}/{len(commits)}: {subject}")
+            info(f"FAIL bisect {n}/{total}: {subject}")
             continue
-        info(f"PASS bisect {n}/{len(commits)}: {subject}")
+        info(f"PASS bisect {n}/{total}: {subject}")
     return failures
 
 

@@ -150,8 +150,9 @@ def do_check(args):
     done = step("check")
     passed, failed = static_checks(checkout, base, series)
     if args.bisect:
-        failures = check_mod.bisect(checkout, base, commits)
-        passed, failed = passed + len(commits) - len(failures), failed + len(failures)
+        built = check_mod.bisect_range(commits, args.first)
+        failures = check_mod.bisect(checkout, base, commits, first=args.first)
+        passed, failed = passed + len(built) - len(failures), failed + len(failures)
     done()
     info(f"check: {passed} passed, {failed} failed")
     return 1 if failed else 0
@@ -307,6 +308,8 @@ def parser():
     bench_mod.add_arguments(sp)
     sp = add("check", do_check, "rustfmtcheck, clippy, rustdoc, checkpatch, zero-unsafe")
     sp.add_argument("--bisect", action="store_true", help="also build every commit (slow)")
+    sp.add_argument("--from", dest="first", type=int, default=1, metavar="N",
+                    help="with --bisect: build patch N (1-based) and those after it only")
     sp = add("mail", do_mail, "export the series as numbered mails (never sends)")
     sp.add_argument("--out", help=f"output directory (default {CACHE}/mails)")
     sp = add("run", do_run, "set up, build, boot and show the drivers working")

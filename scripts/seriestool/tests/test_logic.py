@@ -219,3 +219,15 @@ class SubmitterTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class BisectRangeTest(unittest.TestCase):
+    def test_from_picks_the_patch_and_those_after_it(self):
+        commits = ["a", "b", "c"]
+        self.assertEqual(check.bisect_range(commits, 1), commits)
+        self.assertEqual(check.bisect_range(commits, 3), ["c"])
+
+    def test_from_outside_the_series_fails(self):
+        for first in (0, 4, -1):
+            with self.assertRaises(SeriesError):
+                check.bisect_range(["a", "b", "c"], first)
