@@ -7,8 +7,14 @@ one line per measurement:
 
     BENCH <workload> <side> <repetition> <value>
 
-where a larger value is better (IOPS). The runner pairs the sides of each
-repetition, so slow drift of the VM cancels out.
+where a larger value is better (IOPS), after one line
+
+    BENCH-PLAN <workload>,<workload>,...
+
+that names every workload it will measure. The runner pairs the sides of
+each repetition, so slow drift of the VM cancels out. A report with less
+than was asked (a workload, side or repetition missing, a value measured
+twice, a script that failed) is an error, never a table.
 
 `--icount` runs the VM on instruction time: one guest nanosecond per guest
 instruction. fio's IOPS then measure instructions per I/O (plus idle time
@@ -31,11 +37,12 @@ import os
 import re
 import statistics
 
-from . import build, profile, vm
+from . import build, profile, profiles, vm
 from .common import TOOL, SeriesError, info
 
 BENCH_DIR = os.path.join(TOOL, "bench")
 LINE_RE = re.compile(r"^BENCH (\S+) (\S+) (\d+) ([0-9.]+)\s*$")
+PLAN_RE = re.compile(r"^BENCH-PLAN (\S+)\s*$")
 
 # Two-sided 95 % Student t quantiles by degrees of freedom (1..30); 1.96 beyond.
 T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
@@ -48,13 +55,58 @@ def t95(df):
 
 
 def parse(console):
-    """{workload: {side: {rep: value}}} from the BENCH lines of a console."""
+    """{workload: {side: {rep: value}}} from the BENCH lines of a console.
+    A value measured twice means two runs wrote one console: an error."""
     data = {}
     for line in console.splitlines():
         m = LINE_RE.search(line)
         if m:
             wl, side, rep, value = m.group(1), m.group(2), int(m.group(3)), float(m.group(4))
-            data.setdefault(wl, {}).setdefault(side, {})[rep] = value
+            reps = data.setdefault(wl, {}).setdefault(side, {})
+            if rep in reps:
+                raise SeriesError(f"{wl} {side} repetition {rep} was measured twice: "
+                                  "the console mixes two runs")
+            reps[rep] = value
+    return data
+
+
+def plan(console):
+    """The workloads the script's BENCH-PLAN line announced."""
+    plans = [m.group(1).split(",") for m in map(PLAN_RE.search, console.splitlines()) if m]
+    if len(plans) != 1:
+        raise SeriesError(f"expected one BENCH-PLAN line in the console, found {len(plans)}")
+    return plans[0]
+
+
+def check_complete(data, workloads, sides, reps):
+    """Raises unless `data` has every workload, side and repetition 0..reps-1,
+    and nothing else."""
+    problems = [f"{wl}: not in the plan" for wl in sorted(set(data) - set(workloads))]
+    for wl in workloads:
+        for side in sides:
+            got = data.get(wl, {}).get(side, {})
+            missing = sorted(set(range(reps)) - set(got))
+            extra = sorted(set(got) - set(range(reps)))
+            if missing:
+                problems.append(f"{wl} {side}: repetitions {missing} missing")
+            if extra:
+                problems.append(f"{wl} {side}: repetitions {extra} not asked for")
+    if problems:
+        raise SeriesError(f"the benchmark measured less than asked ({len(workloads)} "
+                          f"workloads x {len(sides)} sides x {reps} repetitions):\n  "
+                          + "\n  ".join(problems[:20])
+                          + (f"\n  ... {len(problems) - 20} more" if len(problems) > 20 else ""))
+
+
+def results(console, name, sides, reps):
+    """The complete measurements of one boot that ran benchmark `name`."""
+    ran = {t: ok for t, ok, _ in vm.parse_results(console)}
+    if ran.get(f"bench:{name}") is not True:
+        tail = "\n".join(console.splitlines()[-15:])
+        raise SeriesError(f"benchmark {name} {'failed' if ran else 'did not finish'} in the "
+                          f"VM; last lines:\n{tail}")
+    data = parse(console)
+    check_complete(data, plan(console), sides, reps)
     return data
 
 
@@ -88,14 +140,11 @@ def summarize(data, side_a, side_b):
     return {"a": side_a, "b": side_b, "workloads": workloads, "mean_ratio": mean_ratio}
 
 
-def merge_boot(data, console, side, rep):
-    """Adds the Rust side of one boot's console to `data` as `side`, repetition `rep`."""
-    found = parse(console)
-    if not found:
-        raise SeriesError(f"no BENCH lines from the {side} kernel")
-    for wl, sides in found.items():
-        for value in sides.get("Rust", {}).values():
-            data.setdefault(wl, {}).setdefault(side, {})[rep] = value
+def merge_boot(data, console, name, side, rep):
+    """Adds the Rust side of one complete boot's console to `data` as
+    `side`, repetition `rep`."""
+    for wl, sides in results(console, name, ["Rust"], 1).items():
+        data.setdefault(wl, {}).setdefault(side, {})[rep] = sides["Rust"][0]
     return data
 
 
@@ -137,56 +186,57 @@ def add_arguments(sp):
                     "CONFIG_RUST_INLINE_HELPERS (one boot per kernel and repetition)")
 
 
-def boot_bench(tree, bdir, args, append, log_name):
-    console, _ = vm.boot(tree, bdir, tests=[f"bench:{args.name}"],
-                         extra_append=f"series.runtime={args.runtime} {append}",
-                         timeout=args.timeout, log_path=os.path.join(bdir, log_name),
-                         icount=args.icount)
+def boot_bench(tree, profile, args, append):
+    console, _, log = vm.boot(tree, profile, kind=f"bench-{args.name}",
+                              tests=[f"bench:{args.name}"],
+                              extra_append=f"series.runtime={args.runtime} {append}",
+                              timeout=args.timeout, icount=args.icount)
+    info(f"    console: {log}")
     return console
 
 
 def compare_inline_helpers(tree, args):
     """{workload: {"noinline"|"inline": {rep: value}}}, alternating kernels."""
-    kernels = {"inline": build.build(tree, "vm"),
-               "noinline": build.build(tree, "vm", inline_helpers=False)}
+    kernels = {"inline": profiles.VM, "noinline": profiles.VM_NOINLINE}
+    for profile in kernels.values():
+        build.build(tree, profile)
     data = {}
     for rep in range(args.reps):
         order = ["noinline", "inline"] if rep % 2 == 0 else ["inline", "noinline"]
         for side in order:
             info(f"    repetition {rep + 1}/{args.reps}: {side} kernel")
-            console = boot_bench(tree, kernels[side], args, "series.reps=1 series.sides=Rust",
-                                 f"bench-{args.name}-{side}.log")
-            merge_boot(data, console, side, rep)
+            console = boot_bench(tree, kernels[side], args, "series.reps=1 series.sides=Rust")
+            merge_boot(data, console, args.name, side, rep)
     return data
 
 
 def main(tree, args):
     if not args.name or args.name not in available():
         raise SeriesError(f"name a benchmark: {', '.join(available()) or 'none yet'}")
+    if args.reps < 2 and args.profile is None:
+        raise SeriesError("--reps must be at least 2: a confidence interval needs two")
     if args.profile is not None and args.compare_inline_helpers:
         raise SeriesError("--profile compares the drivers of one kernel; "
                           "drop --compare-inline-helpers")
     if args.profile is not None:
         if args.profile <= 0:
             raise SeriesError("--profile needs a positive number of I/Os")
-        bdir = build.build(tree, "vm")
-        report = profile.run(tree, bdir, args.name, args.profile, args.timeout,
-                             f"bench-{args.name}-profile.log")
+        build.build(tree, profiles.VM)
+        report = profile.run(tree, profiles.VM, args.name, args.profile, args.timeout)
         info(profile.table(report, args.top))
         write_json(args.json, report)
         return 0
     if args.compare_inline_helpers:
         report = summarize(compare_inline_helpers(tree, args), "noinline", "inline")
     else:
-        bdir = build.build(tree, "vm")
-        console = boot_bench(tree, bdir, args, f"series.reps={args.reps}",
-                             f"bench-{args.name}.log")
+        build.build(tree, profiles.VM)
+        console = boot_bench(tree, profiles.VM, args, f"series.reps={args.reps}")
         if args.icount:
             info("    clock: QEMU -icount shift=0 (1 guest ns per instruction), one vCPU thread")
         for line in console.splitlines():
             if line.startswith("BENCH-CONFIG "):
                 info("    " + line[len("BENCH-CONFIG "):])
-        report = summarize(parse(console), "C", "Rust")
+        report = summarize(results(console, args.name, ["C", "Rust"], args.reps), "C", "Rust")
     info(table(report))
     write_json(args.json, report)
     return 0

@@ -1,40 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0
 """`build`: configures and builds a profile in a build directory of its own."""
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import re
 
-from .common import (CACHE, LLVM_SUFFIX, TOOL, SeriesError, info, kernel_env, run,
-                     stream_with_progress, tail)
+from .common import LLVM_SUFFIX, SeriesError, info, kernel_env, run, stream_with_progress, tail
+from .profiles import option_name
 
-# Each profile: the fragments (scripts/seriestool/configs/*.config), on top of tinyconfig.
-PROFILES = {
-    "kunit": ["rust", "kunit"],
-    "vm": ["rust", "vm"],
-    "debug": ["rust", "vm", "debug"],
-}
-MAKE_STEP = re.compile(r"^\s+(CC|RUSTC|LD|AR|AS|BINDGEN|EXPORTS|GEN|HOSTCC|MODPOST|OBJCOPY)\b")
-
-
-def build_dir(profile, inline_helpers=True):
-    return os.path.join(CACHE, "build", profile + ("" if inline_helpers else "-noinline"))
-
-
-def fragment_lines(profile, inline_helpers=True):
-    if profile not in PROFILES:
-        raise SeriesError(f"unknown profile {profile!r}; profiles: {', '.join(PROFILES)}")
-    lines = []
-    for name in PROFILES[profile]:
-        with open(os.path.join(TOOL, "configs", name + ".config")) as f:
-            for line in f:
-                line = line.strip()
-                if not line or (line.startswith("#") and "is not set" not in line):
-                    continue
-                if not inline_helpers and line.startswith("CONFIG_RUST_INLINE_HELPERS="):
-                    line = "# CONFIG_RUST_INLINE_HELPERS is not set"
-                lines.append(line)
-    return lines
+MAKE_STEP = re.compile(r"^\s+(CC|RUSTC|CLIPPY|LD|AR|AS|BINDGEN|EXPORTS|GEN|HOSTCC|MODPOST|OBJCOPY)\b")
 
 
 def make_cmd(tree, bdir, *targets, extra=()):
@@ -56,11 +32,6 @@ def unmet(config_text, lines):
     return missing
 
 
-def option_name(line):
-    """CONFIG_X for "CONFIG_X=y" and "# CONFIG_X is not set"."""
-    return line.split()[1] if line.startswith("# ") else line.split("=", 1)[0]
-
-
 def kconfig_symbols(tree):
     """The names (CONFIG_X) of the symbols the Kconfig files of tree define."""
     names = set()
@@ -79,13 +50,13 @@ def not_yet_defined(missing, defined):
     return [line for line in missing if option_name(line) not in defined]
 
 
-def configure(tree, bdir, profile, inline_helpers=True, early=False):
-    """Writes .config from the fragments unless it is already up to date.
+def configure(tree, bdir, profile, early=False):
+    """Writes .config for `profile` unless it is already up to date.
 
     With early (a commit early in the series, for check --bisect), options
     that the tree does not define yet may be missing; the directory is then
     configured again for the next commit."""
-    lines = fragment_lines(profile, inline_helpers)
+    lines = profile.config_lines()
     digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
     stamp = os.path.join(bdir, ".series-config")
     config = os.path.join(bdir, ".config")
@@ -100,7 +71,8 @@ def configure(tree, bdir, profile, inline_helpers=True, early=False):
         f.write("\n".join(lines) + "\n")
     run(make_cmd(tree, bdir, "olddefconfig"), env=env, capture=True)
     with open(config) as f:
-        missing = unmet(f.read(), lines)
+        text = f.read()
+    missing = unmet(text, profile.required_lines())
     if missing and early and len(not_yet_defined(missing, kconfig_symbols(tree))) == len(missing):
         info(f"    not defined before a later patch: {', '.join(map(option_name, missing))}")
         if os.path.exists(stamp):
@@ -108,27 +80,53 @@ def configure(tree, bdir, profile, inline_helpers=True, early=False):
         return True
     if missing:
         raise SeriesError(
-            f"profile {profile}: these options did not end up in {config}: "
+            f"profile {profile.name}: these options did not end up in {config}: "
             f"{', '.join(missing)}. For Rust options this usually means the toolchain is not "
             "usable (run `scripts/series setup`); otherwise a dependency is missing in "
-            f"scripts/seriestool/configs/")
+            f"scripts/seriestool/configs/ or scripts/seriestool/profiles.py")
+    went_off = unmet(text, lines)
+    if went_off:
+        info(f"    off in {profile.name} with {', '.join(map(option_name, profile.overrides))}:"
+             f" {', '.join(map(option_name, went_off))}")
     with open(stamp, "w") as f:
         f.write(digest + "\n")
     return True
 
 
-def build(tree, profile="vm", inline_helpers=True, extra=(), targets=("all",), label=None,
-          bdir=None, early=False):
-    """Builds the profile; returns the build directory. early: see configure()."""
-    bdir = bdir or build_dir(profile, inline_helpers)
-    if configure(tree, bdir, profile, inline_helpers, early):
-        info(f"    configured {bdir} from {' + '.join(PROFILES[profile])} fragments")
+@contextlib.contextmanager
+def locked(bdir, shared=False):
+    """Holds the lock of a build directory: exclusive while it is built,
+    shared while a VM boots its kernel. A second scripts/series that needs
+    it the other way waits, and says so."""
+    os.makedirs(bdir, exist_ok=True)
+    with open(os.path.join(bdir, ".series-lock"), "a+") as f:
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        try:
+            fcntl.flock(f, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            info(f"    waiting for another scripts/series that is "
+                 f"{'building in' if shared else 'using'} {bdir}")
+            fcntl.flock(f, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def build(tree, profile, extra=(), targets=("all",), label=None, bdir=None, early=False):
+    """Builds `profile` (a profiles.Profile); returns the build directory.
+    early: see configure()."""
+    bdir = bdir or profile.build_dir()
+    extra = (("CLIPPY=1",) if profile.clippy else ()) + tuple(extra)
     log = os.path.join(bdir, "build.log")
-    label = label or f"build {profile}"
-    info(f"    make {' '.join(list(extra) + list(targets))} in {bdir} (log: {log})")
-    rc = stream_with_progress(make_cmd(tree, bdir, *targets, extra=extra), cwd=tree,
-                              env=kernel_env(), log_path=log, label=label,
-                              match=MAKE_STEP.match)
+    label = label or f"build {profile.name}"
+    with locked(bdir):
+        if configure(tree, bdir, profile, early):
+            info(f"    configured {bdir}: {profile.description}")
+        info(f"    make {' '.join(list(extra) + list(targets))} in {bdir} (log: {log})")
+        rc = stream_with_progress(make_cmd(tree, bdir, *targets, extra=extra), cwd=tree,
+                                  env=kernel_env(), log_path=log, label=label,
+                                  match=MAKE_STEP.match)
     if rc != 0:
         errors = [l for l in tail(log, 400).splitlines() if "error" in l.lower()]
         raise SeriesError(f"{label} failed (make exit {rc}); see {log}. Last errors:\n"

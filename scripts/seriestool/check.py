@@ -4,9 +4,10 @@
 import os
 import re
 import subprocess
+import time
 
 from . import build
-from .common import SeriesError, git, info, kernel_env, stream_with_progress, tail
+from .common import SeriesError, fmt_secs, git, info, kernel_env, stream_with_progress, tail
 
 UNSAFE_RE = re.compile(r"\bunsafe\b|\bbindings::")
 RUST_WARNING_RE = re.compile(r"^(warning|error)(\[\w+\])?: ")
@@ -59,31 +60,52 @@ def rust_warnings(log):
     return out
 
 
-def rust_dirs(tree, base, branch="series"):
-    """The directories with Rust code the series touches, plus the Rust core."""
-    dirs = {"rust/", "drivers/block/rnull/"}
-    changed = git(["diff", "--name-only", f"{base}..{branch}"], tree).split()
-    for path in changed:
-        if path.endswith(".rs") and path.startswith(("drivers/", "samples/")):
-            dirs.add(os.path.dirname(path) + "/")
-    return sorted(dirs)
+# Kbuild's line for a Rust crate it compiles, e.g. "  CLIPPY L rust/kernel.o".
+CRATE_RE = re.compile(r"^\s+(?:RUSTC|CLIPPY)(?: L| P| \[M\])?\s+(\S+\.(?:o|so))\s*$", re.M)
+# The crates of rust/ by the directory of their sources.
+RUST_CRATES = {"rust/kernel/": ["rust/kernel.o", "rust/doctests_kernel_generated.o"],
+               "rust/bindings/": ["rust/bindings.o"], "rust/uapi/": ["rust/uapi.o"],
+               "rust/macros/": ["rust/libmacros.so"], "rust/pin-init/": ["rust/pin_init.o"]}
 
 
-def clippy(tree, base, profile="vm"):
-    """A CLIPPY=1 build of the Rust directories in a build dir of its own (so
-    the normal build stays incremental); returns the Rust warnings."""
-    bdir = build.build_dir(profile) + "-clippy"
-    build.configure(tree, bdir, profile)
-    log = os.path.join(bdir, "clippy.log")
-    targets = rust_dirs(tree, base)
-    info(f"    make CLIPPY=1 {' '.join(targets)} in {bdir}")
-    rc = stream_with_progress(build.make_cmd(tree, bdir, *targets, extra=("CLIPPY=1",)),
-                              cwd=tree, env=kernel_env(), log_path=log, label="clippy",
-                              match=build.MAKE_STEP.match)
+def our_crates(tree, base, bdir, branch="series"):
+    """The objects (relative to `bdir`) of the Rust crates the series adds or
+    changes: those of rust/ by directory, and in drivers/ and samples/ each
+    .rs file that is a crate root (its object exists in bdir)."""
+    objs = set()
+    for path in git(["diff", "--name-only", f"{base}..{branch}"], tree).split():
+        if not path.endswith(".rs"):
+            continue
+        for prefix, crates in RUST_CRATES.items():
+            if path.startswith(prefix):
+                objs.update(c for c in crates if os.path.exists(os.path.join(bdir, c)))
+        if path.startswith(("drivers/", "samples/")):
+            obj = path[:-3] + ".o"
+            if os.path.exists(os.path.join(bdir, obj)):
+                objs.add(obj)
+    return sorted(objs)
+
+
+def clippy(tree, base, profile):
+    """The Rust lints of the series' crates. The profile builds with
+    CLIPPY=1, so its build log has the lints of each crate it compiled; a
+    crate of the series it did not compile (up to date from an earlier
+    build) is compiled again, so that no lint is missed. Returns them."""
+    if not profile.clippy:
+        raise SeriesError(f"profile {profile.name} does not build with CLIPPY=1")
+    bdir = profile.build_dir()
+    log = os.path.join(bdir, "build.log")
+    with open(log, errors="replace") as f:
+        compiled = set(CRATE_RE.findall(f.read()))
     warnings = rust_warnings(log)
-    if rc != 0:
-        warnings.append(f"CLIPPY=1 build failed (exit {rc}); see {log}:\n{tail(log, 15)}")
-    return warnings, bdir
+    stale = [c for c in our_crates(tree, base, bdir) if c not in compiled]
+    if stale:
+        info(f"    compiling again for their lints: {', '.join(stale)}")
+        for c in stale:
+            os.remove(os.path.join(bdir, c))
+        build.build(tree, profile, label="clippy")
+        warnings += rust_warnings(log)
+    return warnings
 
 
 def rustdoc(tree, bdir):
@@ -104,12 +126,12 @@ def bisect_range(commits, first):
     return commits[first - 1:]
 
 
-def bisect(tree, base, commits, profile="vm", first=1):
+def bisect(tree, base, commits, profile, first=1):
     """Builds every commit of the series from patch `first` on (in a worktree,
     reusing one build dir)."""
     total = len(commits)
     commits = bisect_range(commits, first)
-    bdir = build.build_dir(profile) + "-bisect"
+    bdir = profile.build_dir("bisect")
     wt = os.path.join(os.path.dirname(bdir), "bisect-src")
     if not os.path.exists(wt):
         git(["worktree", "add", "-q", "--detach", wt, base], tree)
@@ -125,6 +147,46 @@ def bisect(tree, base, commits, profile="vm", first=1):
             info(f"FAIL bisect {n}/{total}: {subject}")
             continue
         info(f"PASS bisect {n}/{total}: {subject}")
+    return failures
+
+
+C_WARNING_RE = re.compile(r"^(\S+?):\d+:\d+: (warning|error): ")
+
+
+def build_warnings(log, ours):
+    """The warnings and errors of a build log that matter: every Rust one
+    (warnings in any Rust code fail the kernel's -Dwarnings-free builds) and
+    the C ones in files the series adds or changes (`ours`)."""
+    found = rust_warnings(log)
+    with open(log, errors="replace") as f:
+        for line in f:
+            m = C_WARNING_RE.match(line)
+            if m and os.path.normpath(m.group(1)).lstrip("./") in ours:
+                found.append(line.rstrip())
+    return found
+
+
+def configs(tree, base, variants, branch="series"):
+    """Builds the series in each config variant (a profiles.Profile), each in
+    a build directory of its own; returns the failures."""
+    ours = set(git(["diff", "--name-only", f"{base}..{branch}"], tree).split())
+    failures = []
+    for n, variant in enumerate(variants, 1):
+        label = f"configs {n}/{len(variants)} {variant.name}"
+        t0 = time.monotonic()
+        try:
+            bdir = build.build(tree, variant, label=label)
+            problems = build_warnings(os.path.join(bdir, "build.log"), ours)
+        except SeriesError as e:
+            problems = [str(e)]
+        took = fmt_secs(time.monotonic() - t0)
+        if problems:
+            failures.append(variant.name)
+            info(f"FAIL {label} ({variant.description}; {took}):")
+            for p in problems[:20]:
+                info("    " + p.replace("\n", "\n    "))
+        else:
+            info(f"PASS {label} ({variant.description}; {took})")
     return failures
 
 

@@ -12,43 +12,83 @@ from . import apply as apply_mod
 from . import bench as bench_mod
 from . import build as build_mod
 from . import check as check_mod
+from . import demo
 from . import importer
 from . import kunit as kunit_mod
 from . import mail as mail_mod
+from . import profiles
 from . import setup as setup_mod
 from . import tree as tree_mod
 from . import vm
 from .common import CACHE, REPO, TOOL, SeriesError, fmt_secs, info, step
 
 
+class Pipeline:
+    """setup -> tree -> apply -> build, the steps every subcommand shares.
+    Each step runs once, when first needed, as a `==>` step line; `tree`
+    takes --tree when the subcommand has it, and `setup` runs only where
+    asked (run, test)."""
+
+    def __init__(self, args, with_setup=False):
+        self.tree_arg = getattr(args, "tree", None)
+        self.with_setup = with_setup
+        self._tree = self._applied = None
+        self._built = {}
+
+    def setup(self):
+        done = step("setup")
+        ok = setup_mod.setup()
+        done()
+        return ok
+
+    def tree(self):
+        """(checkout, base)."""
+        if self._tree is None:
+            if self.with_setup:
+                self.setup()
+            done = step("tree")
+            self._tree = tree_mod.tree(self.tree_arg) if self.tree_arg else tree_mod.current()
+            done(f"(base {self._tree[1][:12]} in {self._tree[0]})")
+        return self._tree
+
+    def applied(self):
+        """(checkout, base, series, commits) with the series applied."""
+        if self._applied is None:
+            checkout, base = self.tree()
+            done = step("apply")
+            series, commits = apply_mod.apply(checkout, base)
+            done(f"({len(commits)} patches on {base[:12]})")
+            self._applied = (checkout, base, series, commits)
+        return self._applied
+
+    @property
+    def checkout(self):
+        return self.applied()[0]
+
+    def built(self, profile):
+        """The build directory of `profile`, built."""
+        if profile.name not in self._built:
+            checkout = self.checkout
+            done = step(f"build {profile.name}")
+            self._built[profile.name] = build_mod.build(checkout, profile)
+            done()
+        return self._built[profile.name]
+
+
 def do_setup(args):
-    done = step("setup")
-    ok = setup_mod.setup()
-    done()
+    ok = Pipeline(args).setup()
     return 0 if ok or args.allow_no_inline else 1
 
 
 def do_tree(args):
-    done = step("tree")
-    checkout, base = tree_mod.tree(args.tree)
-    done()
-    info(f"base {base} in {checkout}")
+    Pipeline(args).tree()
     return 0
 
 
-def applied():
-    """Applies the series onto the recorded tree; returns (tree, base, series, commits)."""
-    checkout, base = tree_mod.current()
-    series, commits = apply_mod.apply(checkout, base)
-    return checkout, base, series, commits
-
-
 def do_apply(args):
-    done = step("apply")
-    checkout, base, series, commits = applied()
+    checkout, _, series, commits = Pipeline(args).applied()
     for p, c in zip(series.patches, commits):
         info(f"    {c[:12]} {p.subject}")
-    done(f"({len(commits)} patches on {base[:12]})")
     print(checkout)
     return 0
 
@@ -63,38 +103,41 @@ def do_import(args):
 
 
 def do_build(args):
-    checkout, _, _, _ = applied()
-    done = step(f"build {args.profile}" + ("" if args.inline_helpers else " (no inline helpers)"))
-    bdir = build_mod.build(checkout, args.profile, args.inline_helpers)
-    done()
+    bdir = Pipeline(args).built(profiles.get(args.profile))
     info(f"kernel: {build_mod.image(bdir)}")
     return 0
 
 
-def do_kunit(args):
-    checkout, _, _, _ = applied()
-    if args.profile == "kunit":
-        done = step("kunit (kunit.py run, kunit profile)")
-        passed, failed = kunit_mod.kunit_py(checkout)
-    else:
-        build_mod.build(checkout, args.profile)
-        done = step(f"kunit (suites at boot of the {args.profile} kernel)")
-        passed, failed = kunit_mod.kunit_vm(checkout, args.profile)
+def kunit_step(pipe, profile):
+    """KUnit the way `profile` runs it; returns (passed, failed)."""
+    if profile.kunit == profiles.KUNIT_AT_BOOT:
+        pipe.built(profile)
+    done = step(f"kunit {profile.name} ({profile.kunit})")
+    result = kunit_mod.run(pipe.checkout, profile)
     done()
+    return result
+
+
+def vmtest_step(pipe, profile, tests=None):
+    pipe.built(profile)
+    done = step(f"vmtest {profile.name}")
+    result = vm.vmtest(pipe.checkout, profile, tests)
+    done()
+    return result
+
+
+def do_kunit(args):
+    _, failed = kunit_step(Pipeline(args), profiles.get(args.profile))
     return 1 if failed else 0
 
 
 def do_vmtest(args):
-    checkout, _, _, _ = applied()
-    build_mod.build(checkout, args.profile)
-    done = step(f"vmtest {args.profile}")
-    passed, failed = vm.vmtest(checkout, args.profile, args.tests, timeout=args.timeout)
-    done()
+    _, failed = vmtest_step(Pipeline(args), profiles.get(args.profile), args.tests)
     return 1 if failed else 0
 
 
 def do_mail(args):
-    checkout, base, series, _ = applied()
+    checkout, base, series, _ = Pipeline(args).applied()
     out = args.out or os.path.join(CACHE, "mails")
     mails = mail_mod.mail(checkout, base, series, out)
     for m in mails:
@@ -103,10 +146,12 @@ def do_mail(args):
     return 0
 
 
-def static_checks(checkout, base, series, *, clippy=True):
+def static_checks(pipe, *, clippy=True):
     """The checks of `check`; returns (passed, failed)."""
+    checkout, base, series, _ = pipe.applied()
+    bdir = pipe.built(profiles.VM)
+    done = step("static checks")
     results = []
-    bdir = build_mod.build_dir("vm")
 
     def fmt():
         ok, out = check_mod.rustfmtcheck(checkout, bdir)
@@ -129,31 +174,40 @@ def static_checks(checkout, base, series, *, clippy=True):
 
     results.append(check_mod.run_check("rustfmtcheck", fmt))
     results.append(check_mod.run_check("zero-unsafe in drivers", unsafe))
-    results.append(check_mod.run_check("mail: format-patch, git am, checkpatch --strict", mails))
+    results.append(check_mod.run_check(
+        "mail: format-patch, git am, checkpatch --strict (with spdxcheck and codespell)", mails))
     if clippy:
-        holder = {}
-
-        def clip():
-            warnings, cdir = check_mod.clippy(checkout, base)
-            holder["bdir"] = cdir
-            return warnings
-        results.append(check_mod.run_check("CLIPPY=1 build without warnings", clip))
         results.append(check_mod.run_check(
-            "make rustdoc without warnings",
-            lambda: check_mod.rustdoc(checkout, holder.get("bdir", bdir))))
+            "clippy: the CLIPPY=1 build of vm without warnings",
+            lambda: check_mod.clippy(checkout, base, profiles.VM)))
+        results.append(check_mod.run_check(
+            "make rustdoc without warnings", lambda: check_mod.rustdoc(checkout, bdir)))
+    done()
     return results.count(True), results.count(False)
 
 
-def do_check(args):
-    checkout, base, series, commits = applied()
-    build_mod.build(checkout, "vm")
-    done = step("check")
-    passed, failed = static_checks(checkout, base, series)
-    if args.bisect:
-        built = check_mod.bisect_range(commits, args.first)
-        failures = check_mod.bisect(checkout, base, commits, first=args.first)
-        passed, failed = passed + len(built) - len(failures), failed + len(failures)
+def config_checks(pipe):
+    """check --configs: every config variant builds without errors or
+    warnings; returns (passed, failed)."""
+    checkout, base, _, _ = pipe.applied()
+    variants = profiles.CONFIG_VARIANTS
+    done = step(f"configs ({len(variants)} variants)")
+    failures = check_mod.configs(checkout, base, variants)
     done()
+    return len(variants) - len(failures), len(failures)
+
+
+def do_check(args):
+    pipe = Pipeline(args)
+    if args.configs:
+        passed, failed = config_checks(pipe)
+    else:
+        passed, failed = static_checks(pipe)
+    if args.bisect:
+        checkout, base, _, commits = pipe.applied()
+        built = check_mod.bisect_range(commits, args.first)
+        failures = check_mod.bisect(checkout, base, commits, profiles.VM, first=args.first)
+        passed, failed = passed + len(built) - len(failures), failed + len(failures)
     info(f"check: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
@@ -196,37 +250,27 @@ def do_test(args):
         timings.append((name, time.monotonic() - t0))
         return f == 0
 
+    pipe = Pipeline(args)
     add("tool self-tests", tool_tests)
-    if not add("setup", lambda: (1, 0) if setup_mod.setup() else (0, 1)):
+    if not add("setup", lambda: (1, 0) if pipe.setup() else (0, 1)):
         info("setup failed: nothing else can run")
-    else:
-        state = {}
-
-        def tree_step():
-            state["tree"], state["base"] = tree_mod.tree(args.tree) if args.tree \
-                else tree_mod.current()
-            return 1, 0
-
-        def apply_step():
-            state["series"], state["commits"] = apply_mod.apply(state["tree"], state["base"])
-            info(f"    {len(state['commits'])} patch(es) applied: {state['tree']}")
-            return 1, 0
-
-        def build_step():
-            build_mod.build(state["tree"], "vm")
-            return 1, 0
-        ok = add("tree", tree_step) and add("apply", apply_step) and add("build vm", build_step)
-        if ok:
-            if not os.environ.get("SERIES_SUBMITTER") and not _has_identity():
-                os.environ["SERIES_SUBMITTER"] = "CI Submitter <ci@localhost>"
-            add("static checks", lambda: static_checks(
-                state["tree"], state["base"], state["series"], clippy=not args.quick))
-            add("kunit", lambda: kunit_mod.kunit_vm(state["tree"], "vm"))
-            add("vmtest", lambda: vm.vmtest(state["tree"], "vm", timeout=vm.BOOT_TIMEOUT))
+    elif add("tree, apply, build vm", lambda: (1, 0) if pipe.built(profiles.VM) else (0, 1)):
+        if not os.environ.get("SERIES_SUBMITTER") and not _has_identity():
+            os.environ["SERIES_SUBMITTER"] = "CI Submitter <ci@localhost>"
+        add("static checks", lambda: static_checks(pipe, clippy=not args.quick))
+        for profile in TEST_PROFILES if not args.quick else TEST_PROFILES[:1]:
+            if profile.kunit:
+                add(f"kunit {profile.name}", lambda p=profile: kunit_step(pipe, p))
+            if profile.boots:
+                add(f"vmtest {profile.name}", lambda p=profile: vmtest_step(pipe, p))
     info("timings: " + ", ".join(f"{n} {fmt_secs(t)}" for n, t in timings)
          + f"; total {fmt_secs(time.monotonic() - start)}")
     print(f"{total_p} passed, {total_f} failed", flush=True)
     return 1 if total_f else 0
+
+
+# The profiles `test` runs KUnit and the VM tests on, in this order.
+TEST_PROFILES = (profiles.VM, profiles.DEBUG, profiles.KUNIT)
 
 
 def _has_identity():
@@ -236,39 +280,30 @@ def _has_identity():
 
 
 def do_run(args):
-    """For a new user: everything up to a booted kernel with the drivers working."""
-    done = step("setup")
-    setup_mod.setup()
+    """For a new user: the drivers of the series at work, side by side."""
+    pipe = Pipeline(args, with_setup=True)
+    checkout, base, series, commits = pipe.applied()
+    bdir = pipe.built(profiles.VM)
+    done = step("boot the vm kernel: the drivers side by side")
+    shown = demo.run(checkout, profiles.VM)
     done()
-    done = step("tree")
-    checkout, base = tree_mod.tree(args.tree) if args.tree else tree_mod.current()
-    done()
-    done = step("apply")
-    series, commits = apply_mod.apply(checkout, base)
-    done(f"({len(commits)} patches)")
-    done = step("build vm")
-    bdir = build_mod.build(checkout, "vm")
-    done()
-    done = step("boot the vm kernel and show the drivers (null_blk, rnull, nvme)")
-    passed, failed = vm.vmtest(checkout, "vm", None)
-    done()
-    out = os.path.join(CACHE, "mails")
-    try:
-        mails = mail_mod.mail(checkout, base, series, out)
-        mail_line = f"{len(mails)} mails in {out}"
-    except SeriesError as e:
-        mail_line = f"not written: {e}"
     info("")
-    info(f"branch:  'series' in {checkout} ({len(commits)} commits on {base[:12]})")
-    info(f"build:   {bdir} (kernel {build_mod.image(bdir)})")
-    info(f"mails:   {mail_line}")
-    info(f"console: {os.path.join(bdir, 'vmtest-console.log')}")
-    return 1 if failed else 0
+    info(shown)
+    info("")
+    info(f"branch:   'series' in {checkout} ({len(commits)} commits on {base[:12]})")
+    info(f"kernel:   {build_mod.image(bdir)}")
+    info(f"console:  {os.path.join(bdir, 'demo.log')}")
+    info("next:     scripts/series test (what CI runs), scripts/series vmtest [TEST...],")
+    info("          scripts/series bench rnull --icount, scripts/series mail; README.md")
+    return 0
 
 
 def do_bench(args):
-    checkout, _, _, _ = applied()
-    return bench_mod.main(checkout, args)
+    return bench_mod.main(Pipeline(args).checkout, args)
+
+
+def profile_help():
+    return "; ".join(f"{p.name}: {p.description}" for p in profiles.PROFILES.values())
 
 
 def parser():
@@ -291,32 +326,33 @@ def parser():
     add("apply", do_apply, "turn `series` into one commit per patch; prints the tree path")
     sp = add("import", do_import, "write the applied tree's commits back into `series`")
     sp.add_argument("--branch", default="series", help="branch of the applied tree")
-    sp = add("build", do_build, "build a profile (kunit, vm, debug)")
-    sp.add_argument("--profile", default="vm", choices=sorted(build_mod.PROFILES))
-    sp.add_argument("--no-inline-helpers", dest="inline_helpers", action="store_false",
-                    help="build without CONFIG_RUST_INLINE_HELPERS (own build dir)")
+    sp = add("build", do_build, "build a profile: " + profile_help())
+    sp.add_argument("--profile", default="vm", choices=profiles.names())
     sp = add("kunit", do_kunit, "run the KUnit suites and the Rust doctests")
-    sp.add_argument("--profile", default="vm", choices=["vm", "debug", "kunit"],
-                    help="vm/debug: boot that kernel with kunit.enable=1 (no extra build); "
+    sp.add_argument("--profile", default="vm", choices=profiles.names(lambda p: p.kunit),
+                    help="vm, debug: boot that kernel with kunit.enable=1; "
                          "kunit: tools/testing/kunit/kunit.py run")
     sp = add("vmtest", do_vmtest, "boot the kernel in QEMU and run the in-VM tests")
-    sp.add_argument("--profile", default="vm", choices=["vm", "debug"])
-    sp.add_argument("--timeout", type=int, default=vm.BOOT_TIMEOUT)
+    sp.add_argument("--profile", default="vm", choices=profiles.names(lambda p: p.boots))
     sp.add_argument("tests", nargs="*", help=f"tests to run (default: all): "
                                              f"{', '.join(vm.available_tests())}")
     sp = add("bench", do_bench, "A/B benchmarks (see `bench --help`)")
     bench_mod.add_arguments(sp)
     sp = add("check", do_check, "rustfmtcheck, clippy, rustdoc, checkpatch, zero-unsafe")
+    sp.add_argument("--configs", action="store_true",
+                    help="instead, build the series in each config variant: "
+                    + ", ".join(p.name for p in profiles.CONFIG_VARIANTS))
     sp.add_argument("--bisect", action="store_true", help="also build every commit (slow)")
     sp.add_argument("--from", dest="first", type=int, default=1, metavar="N",
                     help="with --bisect: build patch N (1-based) and those after it only")
     sp = add("mail", do_mail, "export the series as numbered mails (never sends)")
     sp.add_argument("--out", help=f"output directory (default {CACHE}/mails)")
-    sp = add("run", do_run, "set up, build, boot and show the drivers working")
+    sp = add("run", do_run, "set up, build, boot and show the drivers side by side")
     sp.add_argument("--tree", help="use your own mainline git checkout (7.3 or later)")
     sp = add("test", do_test, "what CI runs; ends with `N passed, N failed`")
     sp.add_argument("--tree", help="use your own mainline git checkout (7.3 or later)")
-    sp.add_argument("--quick", action="store_true", help="skip the CLIPPY=1 and rustdoc builds")
+    sp.add_argument("--quick", action="store_true",
+                    help="skip the CLIPPY=1 and rustdoc builds and all profiles but vm")
     add("help", None, "list the subcommands")
     return p
 

@@ -3,6 +3,7 @@
 
 import json
 import os
+import selectors
 import shutil
 import subprocess
 import time
@@ -110,22 +111,35 @@ def save_state(state):
 
 def stream_with_progress(cmd, *, cwd, env, log_path, label, every=20.0, match=None):
     """Runs a long command with its output in `log_path`, printing a progress
-    line every `every` seconds. Returns the exit code."""
+    line every `every` seconds, also while the command prints nothing.
+    Returns the exit code."""
     start = last = time.monotonic()
     lines = 0
     latest = ""
+    pending = b""
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, errors="replace")
-        for line in proc.stdout:
-            log.write(line)
-            if match is None or match(line):
-                lines += 1
-                latest = line.strip()
+                                stderr=subprocess.STDOUT)
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while True:
+            ready = sel.select(timeout=every)
+            chunk = os.read(proc.stdout.fileno(), 65536) if ready else None
+            if chunk == b"":
+                break
+            if chunk:
+                *done, pending = (pending + chunk).split(b"\n")
+                for raw in done:
+                    line = raw.decode(errors="replace") + "\n"
+                    log.write(line)
+                    if match is None or match(line):
+                        lines += 1
+                        latest = line.strip()
             now = time.monotonic()
             if now - last >= every:
                 last = now
                 info(f"    [{label}] {fmt_secs(now - start)}, {lines} steps, at: {latest[:90]}")
+        log.write(pending.decode(errors="replace"))
         return proc.wait()
 
 

@@ -7,8 +7,8 @@ import stat
 import subprocess
 import tempfile
 
-from . import build, vm
-from .common import CACHE, LLVM_SUFFIX, SeriesError, info, kernel_env, which
+from . import build, profiles, vm
+from .common import CACHE, LLVM_SUFFIX, SeriesError, info, kernel_env, stream_with_progress, which
 
 # The suites of the series; `kunit` fails if one of them did not run.
 OUR_SUITES_FILE = os.path.join(os.path.dirname(__file__), "configs", "kunit-suites")
@@ -76,13 +76,21 @@ def report(tree, log, label):
     return passed, failed
 
 
-def kunit_vm(tree, profile="vm", timeout=vm.BOOT_TIMEOUT):
-    """Boots the vm kernel with kunit.enable=1: the suites run before init."""
-    bdir = build.build_dir(profile)
-    log = os.path.join(bdir, "kunit-console.log")
-    console, _ = vm.boot(tree, bdir, extra_append="kunit.enable=1", timeout=timeout,
-                         log_path=log, nvme_namespaces=0)
-    passed, failed = report(tree, log, profile)
+def run(tree, profile):
+    """Runs the KUnit suites the way `profile` runs them; returns (passed, failed)."""
+    if profile.kunit == profiles.KUNIT_AT_BOOT:
+        return kunit_at_boot(tree, profile)
+    if profile.kunit == profiles.KUNIT_PY:
+        return kunit_py(tree, profile)
+    raise SeriesError(f"profile {profile.name} runs no KUnit suites; profiles that do: "
+                      f"{', '.join(profiles.names(lambda p: p.kunit))}")
+
+
+def kunit_at_boot(tree, profile):
+    """Boots the profile's kernel with kunit.enable=1: the suites run before init."""
+    console, _, log = vm.boot(tree, profile, kind="kunit", extra_append="kunit.enable=1",
+                              devices=())
+    passed, failed = report(tree, log, profile.name)
     found = vm.splats(console)
     if found:
         info(f"    FAIL: {len(found)} kernel splat line(s) while KUnit ran, e.g. {found[0]}")
@@ -107,13 +115,15 @@ def qemu_wrapper(dirname):
     return path
 
 
-def kunit_py(tree, timeout=1200):
-    """kunit.py run --arch=x86_64 with the kunit profile's fragments."""
-    bdir = build.build_dir("kunit")
+def kunit_py(tree, profile, timeout=1200):
+    """kunit.py run --arch=x86_64 with the profile's config lines as its
+    kunitconfig, in a build directory of its own (kunit.py configures it its
+    own way, from defaults rather than tinyconfig)."""
+    bdir = profile.build_dir("kunitpy")
     os.makedirs(bdir, exist_ok=True)
     kconf = os.path.join(bdir, "series.kunitconfig")
     with open(kconf, "w") as f:
-        f.write("\n".join(l for l in build.fragment_lines("kunit")
+        f.write("\n".join(l for l in profile.config_lines()
                           if not l.startswith("CONFIG_64BIT")) + "\n")
     log = os.path.join(bdir, "kunit-run.log")
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
@@ -123,8 +133,16 @@ def kunit_py(tree, timeout=1200):
         cmd = ["python3", os.path.join(tree, "tools", "testing", "kunit", "kunit.py"), "run",
                "--arch=x86_64", f"--build_dir={bdir}", f"--kunitconfig={kconf}",
                f"--make_options=LLVM={LLVM_SUFFIX}", f"--jobs={os.cpu_count() or 2}",
-               f"--timeout={timeout}", "--raw_output=all"]
+               f"--timeout={profile.timeout(timeout)}", "--raw_output=all"]
         info("    $ " + " ".join(cmd))
-        with open(log, "w") as f:
-            subprocess.run(cmd, cwd=tree, env=env, stdout=f, stderr=subprocess.STDOUT)
+        with build.locked(bdir):
+            rc = stream_with_progress(cmd, cwd=tree, env=env, log_path=log, label="kunit.py",
+                                      match=build.MAKE_STEP.match)
+    if rc != 0:
+        with open(log, errors="replace") as f:
+            text = f.read()
+        if "Testing complete" not in text:
+            errors = [l for l in text.splitlines() if "error" in l.lower()]
+            raise SeriesError(f"kunit.py run failed (exit {rc}) before testing; see {log}:\n"
+                              + "\n".join(errors[-20:] or text.splitlines()[-20:]))
     return report(tree, log, "kunit.py")

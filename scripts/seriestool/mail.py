@@ -78,16 +78,46 @@ def am_roundtrip(tree, base, mails, branch="series"):
     return int(count)
 
 
-def checkpatch(tree, mails):
-    """Runs checkpatch --strict on the patch mails; returns (errors, warnings) lines."""
-    cmd = ["perl", os.path.join(tree, "scripts", "checkpatch.pl"), "--strict", "--terse",
-           "--showfile", "--no-summary"]
-    if os.path.exists("/usr/share/codespell/dictionary.txt"):
-        cmd.append("--codespell")
-    res = subprocess.run(cmd + mails[1:], cwd=tree, capture_output=True, text=True)
-    lines = res.stdout.splitlines()
+# checkpatch.pl's --codespell dictionary, as Debian's codespell installs it.
+CODESPELL_DICTIONARY = "/usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt"
+
+
+def checkpatch_env():
+    """The environment checkpatch.pl and its helpers run in: the system's
+    python3 first in PATH, the one Debian's python3-ply and python3-git
+    are for (scripts/spdxcheck.py runs `python3`)."""
+    env = dict(os.environ)
+    env["PATH"] = "/usr/bin:" + env.get("PATH", "")
+    return env
+
+
+def checkpatch_cmd(tree):
+    if not os.path.exists(CODESPELL_DICTIONARY):
+        raise SeriesError(f"{CODESPELL_DICTIONARY} is missing (checkpatch's spelling check "
+                          "needs it): run `scripts/series setup`")
+    return ["perl", os.path.join(tree, "scripts", "checkpatch.pl"), "--strict", "--terse",
+            "--showfile", "--no-summary", "--codespell",
+            f"--codespellfile={CODESPELL_DICTIONARY}"]
+
+
+def checkpatch_result(returncode, stdout, stderr):
+    """(errors, warnings) from a checkpatch.pl run. Anything on stderr is a
+    helper that failed (spdxcheck.py, codespell) and fails the run: with it,
+    checkpatch silently skips a check."""
+    if stderr.strip():
+        raise SeriesError("checkpatch.pl ran with a failing helper (run `scripts/series "
+                          f"setup`):\n{stderr.strip()[-2000:]}")
+    lines = stdout.splitlines()
     errors = [l for l in lines if ": ERROR:" in l]
     warnings = [l for l in lines if ": WARNING:" in l or ": CHECK:" in l]
-    if res.returncode != 0 and not errors and not warnings:
-        raise SeriesError(f"checkpatch.pl failed to run:\n{res.stderr[-2000:]}")
+    if returncode != 0 and not errors and not warnings:
+        raise SeriesError(f"checkpatch.pl exited {returncode} without a finding:\n"
+                          + stdout[-2000:])
     return errors, warnings
+
+
+def checkpatch(tree, mails):
+    """Runs checkpatch --strict on the patch mails; returns (errors, warnings) lines."""
+    res = subprocess.run(checkpatch_cmd(tree) + mails[1:], cwd=tree, capture_output=True,
+                         text=True, env=checkpatch_env())
+    return checkpatch_result(res.returncode, res.stdout, res.stderr)

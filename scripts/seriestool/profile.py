@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 
 from . import vm
 from .common import CACHE, TOOL, SeriesError, info
@@ -183,10 +184,11 @@ def table(rep, top=12):
     return "\n".join(rows)
 
 
-def run(tree, bdir, name, ios, timeout, log_name):
-    """Boots with the plugin, runs the benchmark `name` in profile mode and
-    returns its report."""
+def run(tree, vm_profile, name, ios, timeout):
+    """Boots the kernel of `vm_profile` with the plugin, runs the benchmark
+    `name` in profile mode and returns its report."""
     so = plugin()
+    bdir = vm_profile.build_dir()
     with open(os.path.join(bdir, "System.map")) as f:
         system_map = f.read()
     trigger = next((a for a, n in text_symbols(system_map) if n == TRIGGER), None)
@@ -197,12 +199,14 @@ def run(tree, bdir, name, ios, timeout, log_name):
     if kaslr:
         raise SeriesError("bench --profile needs a kernel without KASLR "
                           "(CONFIG_RANDOMIZE_BASE=n), as the vm profile builds it")
-    dump_path = os.path.join(bdir, f"{log_name}.tbcount")
     info(f"    profile: {ios} I/Os per job and side, instructions counted by {so}")
-    console, _ = vm.boot(tree, bdir, tests=[f"bench:{name}"],
-                         extra_append=f"series.profile={ios}", timeout=timeout,
-                         log_path=os.path.join(bdir, log_name), icount=True,
-                         plugin=f"{so},trigger={trigger:x},out={dump_path}")
-    with open(dump_path) as f:
-        dump = f.read()
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        dump_path = os.path.join(tmp, "tbcount")
+        console, _, log = vm.boot(tree, vm_profile, kind=f"bench-{name}-profile",
+                                  tests=[f"bench:{name}"], extra_append=f"series.profile={ios}",
+                                  timeout=timeout, icount=True,
+                                  plugin=f"{so},trigger={trigger:x},out={dump_path}")
+        info(f"    console: {log}")
+        with open(dump_path) as f:
+            dump = f.read()
     return report(console, dump, system_map)

@@ -16,6 +16,9 @@ APT_PACKAGES = [
     "qemu-system-x86", "busybox-static", "fio", "cpio", "bc", "flex", "bison", "libelf-dev",
     "libssl-dev", "coccinelle", "kmod", "make", "gcc", "git", "xz-utils",
     "rsync", "util-linux",
+    # What checkpatch.pl's helpers need: scripts/spdxcheck.py (ply, git)
+    # and the --codespell dictionary.
+    "python3-ply", "python3-git", "codespell",
 ]
 # Commands that prove the packages above are there.
 APT_COMMANDS = {
@@ -29,6 +32,9 @@ APT_FILES = {
     f"/usr/lib/llvm{LLVM_SUFFIX}/lib/libclang.so": f"libclang{LLVM_SUFFIX}-dev",
     "/usr/include/libelf.h": "libelf-dev", "/usr/include/openssl/ssl.h": "libssl-dev",
     "/usr/share/qemu/qboot.rom": "qemu-system-x86",
+    "/usr/lib/python3/dist-packages/ply/__init__.py": "python3-ply",
+    "/usr/lib/python3/dist-packages/git/__init__.py": "python3-git",
+    "/usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt": "codespell",
 }
 
 BACKPORTS_SOURCES = "/etc/apt/sources.list.d/rust-series-trixie-backports.sources"

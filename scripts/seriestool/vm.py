@@ -15,7 +15,10 @@ from .common import CACHE, TOOL, SeriesError, fmt_secs, info
 
 VMTESTS = os.path.join(TOOL, "vmtests")
 QEMU = "qemu-system-x86_64"
+# A VM run's timeout for the vm kernel on an idle host, where all the VM
+# tests take about 4 minutes; Profile.timeout() scales it (debug: x3).
 BOOT_TIMEOUT = 900
+KEEP_LOGS = 10
 
 # Console lines that mean the kernel complained: any of them fails the run.
 SPLAT_PATTERNS = [
@@ -86,7 +89,8 @@ def make_initramfs(tree, bdir, out):
         copy_with_libs(blkzone, root)
         shutil.copy2(os.path.join(TOOL, "vm", "init"), os.path.join(root, "init"))
         os.chmod(os.path.join(root, "init"), 0o755)
-        for src, dest in ((VMTESTS, "tests"), (os.path.join(TOOL, "bench"), "bench")):
+        for src, dest in ((VMTESTS, "tests"), (os.path.join(TOOL, "bench"), "bench"),
+                          (os.path.join(TOOL, "demo"), "demo")):
             os.makedirs(os.path.join(root, dest), exist_ok=True)
             for f in os.listdir(src):
                 shutil.copy2(os.path.join(src, f), os.path.join(root, dest, f))
@@ -103,53 +107,69 @@ def make_initramfs(tree, bdir, out):
     return out
 
 
-def qemu_cmd(kernel, initrd, append, disks=(), smp=2, mem=2048, icount=False, plugin=None):
+def qemu_cmd(kernel, initrd, append, device_args=(), smp=2, mem=2048, icount=False,
+             plugin=None):
     """With `icount`, guest time advances by one nanosecond per executed guest
     instruction (one vCPU thread runs them all), so a rate measured in the
-    guest counts instructions rather than host time. `plugin` is a TCG
-    plugin with its arguments, as `-plugin` takes it."""
+    guest counts instructions rather than host time. `device_args` are the
+    QEMU arguments of the profile's devices; `plugin` is a TCG plugin with
+    its arguments, as `-plugin` takes it."""
     accel = ["-accel", "tcg,thread=single", "-icount", "shift=0,sleep=off"] if icount \
         else ["-accel", "tcg,thread=multi"]
     cmd = [QEMU, "-nodefaults", "-nographic", "-no-reboot", "-machine", "pc", *accel,
            "-smp", str(smp), "-m", str(mem),
            "-bios", "/usr/share/qemu/qboot.rom", "-serial", "stdio", "-monitor", "none",
-           "-kernel", kernel, "-initrd", initrd, "-append", append,
-           # For samples/rust/rust_driver_pci.rs (VM test rust-pci).
-           "-device", "pci-testdev"]
+           "-kernel", kernel, "-initrd", initrd, "-append", append, *device_args]
     if plugin:
         cmd += ["-plugin", plugin]
-    if disks:
-        cmd += ["-device", "nvme,id=nvme0,serial=rseries0"]
-        for i, img in enumerate(disks):
-            cmd += ["-drive", f"file={img},if=none,id=nvm{i},format=raw",
-                    "-device", f"nvme-ns,drive=nvm{i},bus=nvme0,nsid={i + 1}"]
     return cmd
 
 
-def boot(tree, bdir, *, tests=(), extra_append="", timeout=BOOT_TIMEOUT, log_path=None,
-         nvme_namespaces=2, echo=False, icount=False, plugin=None):
-    """Boots the kernel of `bdir`, runs `tests` in it and returns the console text.
-    QEMU is always terminated, on timeout too."""
+def console_log(bdir, kind):
+    """A console log of its own for one VM run: <bdir>/logs/<kind>-<time>-<pid>.log,
+    so that two runs never write the same file; <bdir>/<kind>.log links to
+    the latest. Keeps the newest KEEP_LOGS logs of each kind."""
+    logs = os.path.join(bdir, "logs")
+    os.makedirs(logs, exist_ok=True)
+    name = f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    old = sorted(f for f in os.listdir(logs) if f.startswith(kind + "-2"))
+    for f in old[:max(0, len(old) - KEEP_LOGS + 1)]:
+        os.remove(os.path.join(logs, f))
+    path = os.path.join(logs, name)
+    link = os.path.join(bdir, kind + ".log")
+    tmp = f"{link}.{os.getpid()}"
+    os.symlink(os.path.join("logs", name), tmp)
+    os.replace(tmp, link)
+    return path
+
+
+def boot(tree, profile, *, kind, tests=(), extra_append="", timeout=BOOT_TIMEOUT,
+         devices=None, echo=False, icount=False, plugin=None, bdir=None):
+    """Boots the kernel of `profile` (built in `bdir`, by default its build
+    directory), runs `tests` in it and returns (console, seconds, log path).
+    `timeout` is stated for the vm kernel on an idle host and scales with the
+    profile; `devices` defaults to the profile's. The console goes to a log
+    of its own (see console_log). QEMU is always terminated, on timeout too."""
+    bdir = bdir or profile.build_dir()
+    if not profile.boots:
+        raise SeriesError(f"profile {profile.name} does not boot the test VM")
     kernel = build.image(bdir)
-    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+    limit = profile.timeout(timeout)
+    log_path = console_log(bdir, kind)
+    with build.locked(bdir, shared=True), tempfile.TemporaryDirectory(dir=CACHE) as tmp:
         initrd = make_initramfs(tree, bdir, os.path.join(tmp, "initramfs.cpio"))
-        disks = []
-        for i in range(nvme_namespaces):
-            img = os.path.join(tmp, f"nvme{i}.img")
-            with open(img, "wb") as f:
-                f.truncate(128 << 20)
-            disks.append(img)
+        device_args = [a for d in (profile.devices if devices is None else devices)
+                       for a in d.qemu_args(tmp)]
         append = ("console=ttyS0 panic=-1 rdinit=/init loglevel=7 "
                   f"series.tests={','.join(tests) or 'none'} {extra_append}").strip()
-        cmd = qemu_cmd(kernel, initrd, append, disks, icount=icount, plugin=plugin)
-        log_path = log_path or os.path.join(bdir, "console.log")
+        cmd = qemu_cmd(kernel, initrd, append, device_args, icount=icount, plugin=plugin)
         start = time.monotonic()
         timed_out = False
         with open(log_path, "w") as log:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL)
             try:
-                timed_out = _pump(proc, log, start, timeout, echo)
+                timed_out = _pump(proc, log, start, limit, echo)
             finally:
                 if proc.poll() is None:
                     proc.kill()
@@ -158,13 +178,15 @@ def boot(tree, bdir, *, tests=(), extra_append="", timeout=BOOT_TIMEOUT, log_pat
             console = f.read()
     took = time.monotonic() - start
     if timed_out:
-        raise SeriesError(f"the VM did not finish within {timeout}s (killed); console in "
-                          f"{log_path}. Last lines:\n" + "\n".join(console.splitlines()[-15:]))
+        raise SeriesError(f"the {profile.name} VM did not finish within {limit}s "
+                          f"({timeout}s x {profile.slowdown:g} for {profile.name}; killed);"
+                          f" console in {log_path}. Last lines:\n"
+                          + "\n".join(console.splitlines()[-15:]))
     if "SERIES-DONE" not in console:
         raise SeriesError(f"the VM stopped before its tests finished (after {fmt_secs(took)});"
                           f" console in {log_path}. Last lines:\n"
                           + "\n".join(console.splitlines()[-20:]))
-    return console, took
+    return console, took, log_path
 
 
 def _pump(proc, log, start, timeout, echo):
@@ -193,16 +215,14 @@ def _pump(proc, log, start, timeout, echo):
                 info("    " + line)
 
 
-def vmtest(tree, profile="vm", tests=None, timeout=BOOT_TIMEOUT):
+def vmtest(tree, profile, tests=None, timeout=BOOT_TIMEOUT):
     """Runs the VM tests; returns (passed, failed) after printing a line per test."""
-    bdir = build.build_dir(profile)
     names = tests or available_tests()
     unknown = [t for t in names if t not in available_tests()]
     if unknown:
         raise SeriesError(f"unknown VM tests: {', '.join(unknown)}; known: "
                           f"{', '.join(available_tests())}")
-    log_path = os.path.join(bdir, "vmtest-console.log")
-    console, took = boot(tree, bdir, tests=names, timeout=timeout, log_path=log_path)
+    console, took, log_path = boot(tree, profile, kind="vmtest", tests=names, timeout=timeout)
     results = {name: (ok, secs) for name, ok, secs in parse_results(console)}
     passed = failed = 0
     for name in names:
@@ -226,7 +246,7 @@ def vmtest(tree, profile="vm", tests=None, timeout=BOOT_TIMEOUT):
     else:
         passed += 1
         info("PASS kernel-splats (no BUG/WARNING/KASAN/lockdep/RCU stall in the console)")
-    info(f"vmtest[{profile}]: {passed} passed, {failed} failed (VM ran {fmt_secs(took)})")
+    info(f"vmtest[{profile.name}]: {passed} passed, {failed} failed (VM ran {fmt_secs(took)})")
     return passed, failed
 
 

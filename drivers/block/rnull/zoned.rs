@@ -23,6 +23,7 @@ use kernel::{
             OwnedRequest, //
         },
         zoned::{
+            self,
             Zone,
             ZoneCondition,
             ZoneReport,
@@ -175,6 +176,10 @@ impl ZonedDevice {
 /// Checks the zone options of a zoned device, as C's
 /// `null_init_zoned_dev()`.
 pub(crate) fn check(options: &Options) -> Result {
+    if !zoned::SUPPORTED {
+        pr_err!("CONFIG_BLK_DEV_ZONED not enabled\n");
+        return Err(EINVAL);
+    }
     let size = options.zone_size_mib;
     if size == 0 || !size.is_power_of_two() {
         pr_err!("zone_size must be non-zero power-of-two\n");

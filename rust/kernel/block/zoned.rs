@@ -25,7 +25,6 @@
 
 use crate::{
     bindings,
-    error::to_result,
     prelude::*, //
 };
 use core::marker::PhantomData;
@@ -187,9 +186,7 @@ impl ZoneReport<'_> {
         // block layer passed to the callback this report belongs to, which
         // is still running, and `reported` is below the number of zones it
         // asked for. `raw` is a valid zone the callee may modify.
-        to_result(unsafe {
-            bindings::disk_report_zone(self.disk, &mut raw, self.reported, self.args)
-        })?;
+        unsafe { disk_report_zone(self.disk, &mut raw, self.reported, self.args) }?;
         // INVARIANT: `reported` was below `nr_zones`.
         self.reported += 1;
         Ok(())
@@ -201,18 +198,66 @@ impl ZoneReport<'_> {
     }
 }
 
+/// Hands `zone` to the block layer as zone `idx` of a report
+/// (`disk_report_zone()`).
+///
+/// # Safety
+///
+/// `disk` and `args` are the arguments of a `report_zones` callback that is
+/// still running, and `idx` is below the number of zones it asked for.
+#[cfg(CONFIG_BLK_DEV_ZONED)]
+unsafe fn disk_report_zone(
+    disk: *mut bindings::gendisk,
+    zone: &mut bindings::blk_zone,
+    idx: u32,
+    args: *mut bindings::blk_report_zones_args,
+) -> Result {
+    // SAFETY: By the safety requirements of this function; `zone` is a
+    // valid zone the callee may modify.
+    crate::error::to_result(unsafe { bindings::disk_report_zone(disk, zone, idx, args) })
+}
+
+/// Without zoned block devices no disk is zoned (see [`SUPPORTED`]): the
+/// block layer never asks for a report, and has no `disk_report_zone()`.
+///
+/// # Safety
+///
+/// The same as for the version of kernels with zoned block devices.
+#[cfg(not(CONFIG_BLK_DEV_ZONED))]
+unsafe fn disk_report_zone(
+    _disk: *mut bindings::gendisk,
+    _zone: &mut bindings::blk_zone,
+    _idx: u32,
+    _args: *mut bindings::blk_report_zones_args,
+) -> Result {
+    Err(EOPNOTSUPP)
+}
+
+/// Whether the kernel has zoned block devices (`CONFIG_BLK_DEV_ZONED`).
+///
+/// Without them, [`ZonedLimits::new`] fails with [`EOPNOTSUPP`], so no
+/// disk is ever built zoned.
+pub const SUPPORTED: bool = cfg!(CONFIG_BLK_DEV_ZONED);
+
 /// The zone limits of a zoned disk (see [`GenDiskBuilder::zoned`]).
 ///
 /// # Examples
 ///
 /// ```
-/// use kernel::block::zoned::ZonedLimits;
+/// use kernel::block::zoned::{self, ZonedLimits};
 ///
-/// // 256 MiB zones, at most 8 open and 12 active, zone appends of up to
-/// // 1 MiB.
-/// let limits = ZonedLimits::new(256 << 11)?.max_open(8).max_active(12).max_append_sectors(2048);
-/// assert_eq!(limits.zone_sectors(), 524288);
-/// assert_eq!(ZonedLimits::new(3000).err(), Some(EINVAL));
+/// if zoned::SUPPORTED {
+///     // 256 MiB zones, at most 8 open and 12 active, zone appends of up
+///     // to 1 MiB.
+///     let limits = ZonedLimits::new(256 << 11)?
+///         .max_open(8)
+///         .max_active(12)
+///         .max_append_sectors(2048);
+///     assert_eq!(limits.zone_sectors(), 524288);
+///     assert_eq!(ZonedLimits::new(3000).err(), Some(EINVAL));
+/// } else {
+///     assert_eq!(ZonedLimits::new(256 << 11).err(), Some(EOPNOTSUPP));
+/// }
 /// # Ok::<(), Error>(())
 /// ```
 ///
@@ -230,8 +275,12 @@ impl ZonedLimits {
     /// open or active zones and without native zone append.
     ///
     /// The block layer needs a zone size that is a power of two; others
-    /// fail with [`EINVAL`].
+    /// fail with [`EINVAL`]. A kernel without zoned block devices (see
+    /// [`SUPPORTED`]) fails with [`EOPNOTSUPP`].
     pub fn new(zone_sectors: u32) -> Result<Self> {
+        if !SUPPORTED {
+            return Err(EOPNOTSUPP);
+        }
         if !zone_sectors.is_power_of_two() {
             return Err(EINVAL);
         }

@@ -56,6 +56,11 @@ dev_of() { if [ "$1" = C ]; then echo /dev/nullb0; else echo /dev/rnullb0; fi; }
 workloads=$(for rw in randread randwrite; do for qd in 1 32 128; do for bs in 4k 64k; do
 	for jobs in 1 2; do echo "$rw $bs $qd $jobs"; done; done; done; done)
 
+# Every workload this run measures, so that the runner can tell a
+# complete report from a short one.
+echo "BENCH-PLAN $(echo "$workloads" |
+	awk '{ printf "%s%s-%s-qd%s-j%s", NR > 1 ? "," : "", $1, $2, $3, $4 }')"
+
 ios=$(arg profile)
 if [ -n "$ios" ]; then
 	# The addresses the profile's blocks are in: the modules' symbols.

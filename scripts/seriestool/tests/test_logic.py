@@ -8,7 +8,7 @@ import tempfile
 import unittest
 from unittest import mock
 
-from seriestool import bench, build, check, kunit, mail, profile, vm
+from seriestool import bench, build, check, kunit, mail, profile, profiles, vm
 from seriestool.common import SeriesError
 
 
@@ -38,7 +38,10 @@ class VmConsoleTest(unittest.TestCase):
         self.assertIn("out", vm.test_output(console, "a"))
 
     def test_qemu_always_gets_timeout_free_flags_and_nvme_namespaces(self):
-        cmd = vm.qemu_cmd("bz", "rd", "console=ttyS0", disks=["0.img", "1.img"])
+        with tempfile.TemporaryDirectory() as tmp:
+            args = [a for d in profiles.VM.devices for a in d.qemu_args(tmp)]
+            self.assertEqual(len([f for f in os.listdir(tmp) if f.endswith(".img")]), 2)
+        cmd = vm.qemu_cmd("bz", "rd", "console=ttyS0", args)
         self.assertIn("tcg,thread=multi", cmd)
         self.assertNotIn("kvm", " ".join(cmd))
         self.assertEqual(sum(1 for a in cmd if a.startswith("nvme-ns,")), 2)
@@ -92,17 +95,22 @@ class BenchTest(unittest.TestCase):
         with self.assertRaises(SeriesError):
             bench.summarize(bench.parse("BENCH w C 0 1\n"), "C", "Rust")
 
+    @staticmethod
+    def boot(value):
+        return (f"SERIES-TEST-BEGIN bench:rnull\nBENCH-PLAN w\nBENCH w Rust 0 {value}\n"
+                "SERIES-TEST-END bench:rnull 0 5\nSERIES-DONE\n")
+
     def test_boots_merge_into_kernel_sides(self):
         data = {}
         for rep in range(3):
-            bench.merge_boot(data, f"BENCH w Rust 0 {100 + rep}\n", "noinline", rep)
-            bench.merge_boot(data, f"BENCH w Rust 0 {110 + rep}\n", "inline", rep)
+            bench.merge_boot(data, self.boot(100 + rep), "rnull", "noinline", rep)
+            bench.merge_boot(data, self.boot(110 + rep), "rnull", "inline", rep)
         self.assertEqual(data["w"]["inline"], {0: 110, 1: 111, 2: 112})
         report = bench.summarize(data, "noinline", "inline")
         self.assertAlmostEqual(report["workloads"][0]["ratio"],
                                (110 / 100 + 111 / 101 + 112 / 102) / 3, places=9)
         with self.assertRaises(SeriesError):
-            bench.merge_boot(data, "no bench output", "inline", 3)
+            bench.merge_boot(data, "no bench output", "rnull", "inline", 3)
 
 
 class ProfileTest(unittest.TestCase):
@@ -174,8 +182,8 @@ class BuildConfigTest(unittest.TestCase):
                          ["# CONFIG_X is not set"])
 
     def test_options_a_later_patch_defines(self):
-        self.assertEqual(build.option_name("CONFIG_X=y"), "CONFIG_X")
-        self.assertEqual(build.option_name("# CONFIG_Y is not set"), "CONFIG_Y")
+        self.assertEqual(profiles.option_name("CONFIG_X=y"), "CONFIG_X")
+        self.assertEqual(profiles.option_name("# CONFIG_Y is not set"), "CONFIG_Y")
         missing = ["CONFIG_NEW=y", "CONFIG_OLD=m"]
         self.assertEqual(build.not_yet_defined(missing, {"CONFIG_OLD"}), ["CONFIG_NEW=y"])
         with tempfile.TemporaryDirectory() as tree:
@@ -186,16 +194,21 @@ class BuildConfigTest(unittest.TestCase):
             self.assertEqual(build.kconfig_symbols(tree), {"CONFIG_OLD", "CONFIG_MENU"})
 
     def test_profiles_include_inline_helpers_unless_asked(self):
-        for profile in build.PROFILES:
-            self.assertIn("CONFIG_RUST_INLINE_HELPERS=y", build.fragment_lines(profile))
-        self.assertIn("# CONFIG_RUST_INLINE_HELPERS is not set",
-                      build.fragment_lines("vm", inline_helpers=False))
-        self.assertNotEqual(build.build_dir("vm"), build.build_dir("vm", False))
+        for p in profiles.PROFILES.values():
+            lines = p.config_lines()
+            want = "# CONFIG_RUST_INLINE_HELPERS is not set" if p is profiles.VM_NOINLINE \
+                else "CONFIG_RUST_INLINE_HELPERS=y"
+            self.assertIn(want, lines)
+            # A later line replaces an earlier one for the same option.
+            self.assertEqual(len(lines), len({profiles.option_name(l) for l in lines}))
+        self.assertNotEqual(profiles.VM.build_dir(), profiles.VM_NOINLINE.build_dir())
 
     def test_debug_profile_adds_checkers(self):
-        lines = build.fragment_lines("debug")
-        for opt in ("CONFIG_KASAN=y", "CONFIG_PROVE_LOCKING=y", "CONFIG_DEBUG_ATOMIC_SLEEP=y"):
+        lines = profiles.DEBUG.config_lines()
+        for opt in ("CONFIG_KASAN=y", "CONFIG_PROVE_LOCKING=y", "CONFIG_DEBUG_ATOMIC_SLEEP=y",
+                    "CONFIG_UBSAN=y"):
             self.assertIn(opt, lines)
+        self.assertGreater(profiles.DEBUG.timeout(vm.BOOT_TIMEOUT), vm.BOOT_TIMEOUT)
 
 
 class UnsafeScanTest(unittest.TestCase):
@@ -217,9 +230,6 @@ class SubmitterTest(unittest.TestCase):
                 mail.submitter()
 
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 class BisectRangeTest(unittest.TestCase):
     def test_from_picks_the_patch_and_those_after_it(self):
@@ -231,3 +241,7 @@ class BisectRangeTest(unittest.TestCase):
         for first in (0, 4, -1):
             with self.assertRaises(SeriesError):
                 check.bisect_range(["a", "b", "c"], first)
+
+
+if __name__ == "__main__":
+    unittest.main()

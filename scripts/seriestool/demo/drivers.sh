@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: GPL-2.0
+# `scripts/series run`: the block drivers of the VM side by side. C null_blk
+# and rnull get the same module parameters; nvme drives QEMU's controller.
+# For each device: one DEMO-DEV line (what the block layer shows), one
+# DEMO-VERIFY line (fio writes random blocks with crc32c headers and reads
+# them back) and one DEMO-IOPS line (4k random reads, queue depth 32).
+. /tests/lib.sh
+
+VERIFY_SIZE=32M
+RUNTIME=3
+params="nr_devices=1 gb=1 memory_backed=1"
+modprobe null_blk $params || fail "modprobe null_blk $params"
+modprobe rnull_mod $params || fail "modprobe rnull_mod $params"
+wait_dev /dev/nullb0
+wait_dev /dev/rnullb0
+wait_dev /dev/nvme0n1
+echo "DEMO-PARAMS null_blk and rnull: $params"
+
+for dev in nullb0 rnullb0 nvme0n1; do
+	q=/sys/block/$dev/queue
+	sched=$(sed -n 's/.*\[\(.*\)\].*/\1/p' $q/scheduler)
+	echo "DEMO-DEV $dev $(($(cat /sys/block/$dev/size) * 512))" \
+		"$(ls /sys/block/$dev/mq | wc -l) ${sched:-none}" \
+		"$(cat $q/logical_block_size)"
+done
+for dev in nullb0 rnullb0 nvme0n1; do
+	if fio_verify /dev/$dev $VERIFY_SIZE; then r=ok; else r=FAILED; fi
+	echo "DEMO-VERIFY $dev $r $VERIFY_SIZE"
+done
+for dev in nullb0 rnullb0 nvme0n1; do
+	iops=$(fio --name=demo --filename=/dev/$dev --ioengine=io_uring --direct=1 \
+		--rw=randread --bs=4k --iodepth=32 --time_based --runtime=$RUNTIME \
+		--output-format=terse --terse-version=3 < /dev/null |
+		awk -F';' '{ printf "%.0f", $8 }')
+	[ -n "$iops" ] || fail "fio randread on /dev/$dev"
+	echo "DEMO-IOPS $dev $iops $RUNTIME"
+done
+rmmod null_blk || fail "rmmod null_blk"
+rmmod rnull_mod || fail "rmmod rnull_mod"
