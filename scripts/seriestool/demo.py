@@ -43,8 +43,8 @@ def table(found, params):
                if k not in found.get(d, {})]
     if missing:
         raise SeriesError(f"the demo did not report: {', '.join(missing)}")
-    rows = [f"{'device':<10} {'driver':<9} {'lang':<5} {'size':>8} {'queues':>6} "
-            f"{'sched':<12} {'bs':>5}  {'fio verify':<16} {'4k randread qd32':>17}"]
+    rows = [f"{'device':<13} {'driver':<9} {'lang':<5} {'size':>8} {'queues':>6}  "
+            f"{'scheduler':<10} {'block':>5}  {'fio verify':<12} {'4k randread qd32':>17}"]
     failed = []
     for dev, driver, lang in DEVICES:
         nbytes, queues, sched, bs = found[dev]["dev"]
@@ -52,17 +52,18 @@ def table(found, params):
         iops, secs = found[dev]["iops"]
         if verdict != "ok":
             failed.append(dev)
-        rows.append(f"{'/dev/' + dev:<10} {driver:<9} {lang:<5} {size(int(nbytes)):>8} "
-                    f"{queues:>6} {sched:<12} {bs:>5}  {verdict + ' (' + vsize + ')':<16} "
-                    f"{int(iops) / 1000:>10.1f}k IOPS")
+        rows.append(f"{'/dev/' + dev:<13} {driver:<9} {lang:<5} {size(int(nbytes)):>8} "
+                    f"{queues:>6}  {sched:<10} {bs:>5}  {verdict + ' ' + vsize:<12} "
+                    f"{int(iops) / 1000:>11.1f}k IOPS")
     if failed:
         raise SeriesError("fio found bad data on " + ", ".join(failed) + "\n" + "\n".join(rows))
     c, rust = int(found["nullb0"]["iops"][0]), int(found["rnullb0"]["iops"][0])
     rows += ["",
-             f"null_blk and rnull: {params}.",
-             f"rnull / null_blk: {rust / c:.2f} in one {found['nullb0']['iops'][1]} s run each "
-             "under TCG on this host; for a measured A/B with confidence intervals run",
-             "`scripts/series bench rnull --icount` (instructions per I/O)."]
+             f"null_blk and rnull were loaded with the same parameters: {params}.",
+             "fio verify: random 4k writes with crc32c headers, read back and checked.",
+             f"rnull / null_blk: {rust / c:.2f} (one {found['nullb0']['iops'][1]} s run each, "
+             "wall clock under QEMU TCG on this host).",
+             "A measured A/B with confidence intervals: scripts/series bench rnull --icount"]
     return "\n".join(rows)
 
 

@@ -14,26 +14,26 @@ modprobe rnull_mod $params || fail "modprobe rnull_mod $params"
 wait_dev /dev/nullb0
 wait_dev /dev/rnullb0
 wait_dev /dev/nvme0n1
-echo "DEMO-PARAMS null_blk and rnull: $params"
+echo "DEMO-PARAMS $params"
 
-for dev in nullb0 rnullb0 nvme0n1; do
-	q=/sys/block/$dev/queue
+for d in nullb0 rnullb0 nvme0n1; do
+	q=/sys/block/$d/queue
 	sched=$(sed -n 's/.*\[\(.*\)\].*/\1/p' $q/scheduler)
-	echo "DEMO-DEV $dev $(($(cat /sys/block/$dev/size) * 512))" \
-		"$(ls /sys/block/$dev/mq | wc -l) ${sched:-none}" \
+	echo "DEMO-DEV $d $(($(cat /sys/block/$d/size) * 512))" \
+		"$(ls /sys/block/$d/mq | wc -l) ${sched:-none}" \
 		"$(cat $q/logical_block_size)"
 done
-for dev in nullb0 rnullb0 nvme0n1; do
-	if fio_verify /dev/$dev $VERIFY_SIZE; then r=ok; else r=FAILED; fi
-	echo "DEMO-VERIFY $dev $r $VERIFY_SIZE"
+for d in nullb0 rnullb0 nvme0n1; do
+	if fio_verify /dev/$d $VERIFY_SIZE; then r=ok; else r=FAILED; fi
+	echo "DEMO-VERIFY $d $r $VERIFY_SIZE"
 done
-for dev in nullb0 rnullb0 nvme0n1; do
-	iops=$(fio --name=demo --filename=/dev/$dev --ioengine=io_uring --direct=1 \
+for d in nullb0 rnullb0 nvme0n1; do
+	iops=$(fio --name=demo --filename=/dev/$d --ioengine=io_uring --direct=1 \
 		--rw=randread --bs=4k --iodepth=32 --time_based --runtime=$RUNTIME \
 		--output-format=terse --terse-version=3 < /dev/null |
 		awk -F';' '{ printf "%.0f", $8 }')
-	[ -n "$iops" ] || fail "fio randread on /dev/$dev"
-	echo "DEMO-IOPS $dev $iops $RUNTIME"
+	[ -n "$iops" ] || fail "fio randread on /dev/$d"
+	echo "DEMO-IOPS $d $iops $RUNTIME"
 done
 rmmod null_blk || fail "rmmod null_blk"
 rmmod rnull_mod || fail "rmmod rnull_mod"
