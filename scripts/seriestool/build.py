@@ -14,8 +14,12 @@ MAKE_STEP = re.compile(r"^\s+(CC|RUSTC|CLIPPY|LD|AR|AS|BINDGEN|EXPORTS|GEN|HOSTC
 
 
 def make_cmd(tree, bdir, *targets, extra=()):
-    return (["make", "-C", tree, f"O={bdir}", "ARCH=x86_64", f"LLVM={LLVM_SUFFIX}", "-j",
-             str(os.cpu_count() or 2)] + list(extra) + list(targets))
+    """make for the tree in `bdir`. C goes through ccache (its cache is in
+    CACHE/ccache, see common.kernel_env): the profiles, the config variants
+    and the commits of check --bisect share most of their C objects."""
+    return (["make", "-C", tree, f"O={bdir}", "ARCH=x86_64", f"LLVM={LLVM_SUFFIX}",
+             f"CC=ccache clang{LLVM_SUFFIX}", "-j", str(os.cpu_count() or 2)]
+            + list(extra) + list(targets))
 
 
 def unmet(config_text, lines):

@@ -66,13 +66,22 @@ class Pipeline:
         return self.applied()[0]
 
     def built(self, profile):
-        """The build directory of `profile`, built."""
+        """The build directory of `profile`, built. A build that failed is
+        not tried again: the steps that need it fail with its error."""
         if profile.name not in self._built:
             checkout = self.checkout
             done = step(f"build {profile.name}")
-            self._built[profile.name] = build_mod.build(checkout, profile)
+            try:
+                self._built[profile.name] = build_mod.build(checkout, profile)
+            except SeriesError as e:
+                self._built[profile.name] = e
+                raise
             done()
-        return self._built[profile.name]
+        result = self._built[profile.name]
+        if isinstance(result, SeriesError):
+            raise SeriesError(f"the {profile.name} build failed earlier in this run: "
+                              f"{str(result).splitlines()[0]}")
+        return result
 
 
 def do_setup(args):

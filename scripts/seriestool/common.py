@@ -82,6 +82,8 @@ def kernel_env():
         env["PATH"] = cargo_bin + ":" + env.get("PATH", "")
     env["RUST_LIB_SRC"] = rust_lib_src()
     env["LIBCLANG_PATH"] = f"/usr/lib/llvm{LLVM_SUFFIX}/lib"
+    env.setdefault("CCACHE_DIR", os.path.join(CACHE, "ccache"))
+    env.setdefault("CCACHE_MAXSIZE", "8G")
     return env
 
 

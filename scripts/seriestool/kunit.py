@@ -132,7 +132,8 @@ def kunit_py(tree, profile, timeout=1200):
         env["PATH"] = tmp + ":" + env["PATH"]
         cmd = ["python3", os.path.join(tree, "tools", "testing", "kunit", "kunit.py"), "run",
                "--arch=x86_64", f"--build_dir={bdir}", f"--kunitconfig={kconf}",
-               f"--make_options=LLVM={LLVM_SUFFIX}", f"--jobs={os.cpu_count() or 2}",
+               f"--make_options=LLVM={LLVM_SUFFIX}",
+               f"--make_options=CC=ccache clang{LLVM_SUFFIX}", f"--jobs={os.cpu_count() or 2}",
                f"--timeout={profile.timeout(timeout)}", "--raw_output=all"]
         info("    $ " + " ".join(cmd))
         with build.locked(bdir):

@@ -56,7 +56,16 @@ VM_DEVICES = (PciTestdev(), NvmeController())
 
 @dataclasses.dataclass(frozen=True)
 class Profile:
-    """One kernel the workshop builds (see the module documentation)."""
+    """One kernel the workshop builds.
+
+    name: also names its build directory. description: one line for --help.
+    fragments: scripts/seriestool/configs/<fragment>.config, in order, on top
+    of tinyconfig. overrides: config lines after them (a variant's changes).
+    boots: boots the test VM (initramfs, VM tests, bench, demo). kunit: how
+    its KUnit suites run (KUNIT_AT_BOOT, KUNIT_PY or None). devices: the QEMU
+    devices of its VM. slowdown: how many times slower than vm it runs, for
+    its timeouts. clippy: built with CLIPPY=1. base: the profile a variant
+    was derived from."""
     name: str
     description: str
     fragments: tuple
@@ -69,8 +78,9 @@ class Profile:
     base: str = None
 
     def build_dir(self, purpose=""):
-        """The profile's build directory; `purpose` names a second one
-        (clippy, bisect) so that the main build stays incremental."""
+        """The profile's build directory; `purpose` names another one for the
+        same profile (bisect, kunitpy), so that the main build stays
+        incremental."""
         return os.path.join(CACHE, "build", self.name + (f"-{purpose}" if purpose else ""))
 
     def config_lines(self):

@@ -15,7 +15,7 @@ APT_PACKAGES = [
     f"clang{LLVM_SUFFIX}", f"lld{LLVM_SUFFIX}", f"llvm{LLVM_SUFFIX}", f"libclang{LLVM_SUFFIX}-dev",
     "qemu-system-x86", "busybox-static", "fio", "cpio", "bc", "flex", "bison", "libelf-dev",
     "libssl-dev", "coccinelle", "kmod", "make", "gcc", "git", "xz-utils",
-    "rsync", "util-linux",
+    "rsync", "util-linux", "ccache",
     # What checkpatch.pl's helpers need: scripts/spdxcheck.py (ply, git)
     # and the --codespell dictionary.
     "python3-ply", "python3-git", "codespell",
@@ -26,7 +26,7 @@ APT_COMMANDS = {
     f"llvm-ar{LLVM_SUFFIX}": f"llvm{LLVM_SUFFIX}", "qemu-system-x86_64": "qemu-system-x86",
     "busybox": "busybox-static", "fio": "fio", "cpio": "cpio", "bc": "bc", "flex": "flex",
     "bison": "bison", "spatch": "coccinelle", "depmod": "kmod", "make": "make", "gcc": "gcc",
-    "xz": "xz-utils", "rsync": "rsync", "blkzone": "util-linux",
+    "xz": "xz-utils", "rsync": "rsync", "blkzone": "util-linux", "ccache": "ccache",
 }
 APT_FILES = {
     f"/usr/lib/llvm{LLVM_SUFFIX}/lib/libclang.so": f"libclang{LLVM_SUFFIX}-dev",
