@@ -200,6 +200,20 @@ class ConfigWarningsTest(unittest.TestCase):
         self.assertIn("rust/helpers/blk.c", found[1])
 
 
+class ClippyCratesTest(unittest.TestCase):
+    def test_crates_a_build_compiled(self):
+        log = ("  CLIPPY L rust/kernel.o\n  CLIPPY     rust/doctests_kernel_generated.o\n"
+               "  CLIPPY P rust/libmacros.so\n  RUSTC L rust/core.o\n"
+               "  CLIPPY [M] drivers/block/rnull/rnull.o\n  CC      kernel/fork.o\n")
+        self.assertEqual(check.CRATE_RE.findall(log),
+                         ["rust/kernel.o", "rust/doctests_kernel_generated.o",
+                          "rust/libmacros.so", "rust/core.o", "drivers/block/rnull/rnull.o"])
+
+    def test_a_profile_without_clippy_is_refused(self):
+        with self.assertRaises(SeriesError):
+            check.clippy("/nonexistent", "base", profiles.DEBUG)
+
+
 class DemoTest(unittest.TestCase):
     CONSOLE = "\n".join([
         "DEMO-PARAMS nr_devices=1 gb=1 memory_backed=1",
