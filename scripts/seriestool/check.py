@@ -153,15 +153,19 @@ def bisect(tree, base, commits, profile, first=1):
 C_WARNING_RE = re.compile(r"^(\S+?):\d+:\d+: (warning|error): ")
 
 
-def build_warnings(log, ours):
+def build_warnings(log, ours, tree=""):
     """The warnings and errors of a build log that matter: every Rust one
     (warnings in any Rust code fail the kernel's -Dwarnings-free builds) and
-    the C ones in files the series adds or changes (`ours`)."""
+    the C ones in files the series adds or changes (`ours`, relative to the
+    tree; an out-of-tree build names sources by their path in `tree`)."""
     found = rust_warnings(log)
     with open(log, errors="replace") as f:
         for line in f:
             m = C_WARNING_RE.match(line)
-            if m and os.path.normpath(m.group(1)).lstrip("./") in ours:
+            path = os.path.normpath(m.group(1)) if m else ""
+            if tree and os.path.isabs(path):
+                path = os.path.relpath(path, tree)
+            if m and path in ours:
                 found.append(line.rstrip())
     return found
 
@@ -176,7 +180,7 @@ def configs(tree, base, variants, branch="series"):
         t0 = time.monotonic()
         try:
             bdir = build.build(tree, variant, label=label)
-            problems = build_warnings(os.path.join(bdir, "build.log"), ours)
+            problems = build_warnings(os.path.join(bdir, "build.log"), ours, tree)
         except SeriesError as e:
             problems = [str(e)]
         took = fmt_secs(time.monotonic() - t0)

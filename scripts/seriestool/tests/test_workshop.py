@@ -190,14 +190,19 @@ class ConfigWarningsTest(unittest.TestCase):
         log = ("  RUSTC L rust/kernel.o\n"
                "warning: unused variable: `x`\n --> rust/kernel/block/zoned.rs:3:9\n\n"
                "drivers/block/null_blk/main.c:10:5: warning: unused function 'f'\n"
-               "rust/helpers/blk.c:4:1: warning: no previous prototype\n")
+               "rust/helpers/blk.c:4:1: warning: no previous prototype\n"
+               "/src/linux/rust/helpers/mq.c:7:2: warning: unused variable 'q'\n"
+               "/src/linux/kernel/fork.c:9:1: warning: upstream's\n")
         with tempfile.NamedTemporaryFile("w", suffix=".log") as f:
             f.write(log)
             f.flush()
-            found = check.build_warnings(f.name, {"rust/helpers/blk.c"})
-        self.assertEqual(len(found), 2)
+            found = check.build_warnings(f.name, {"rust/helpers/blk.c", "rust/helpers/mq.c"},
+                                         "/src/linux")
+        self.assertEqual(len(found), 3)
         self.assertIn("unused variable", found[0])
         self.assertIn("rust/helpers/blk.c", found[1])
+        # An out-of-tree build names the source by its path in the tree.
+        self.assertIn("rust/helpers/mq.c", found[2])
 
 
 class ClippyCratesTest(unittest.TestCase):
