@@ -50,8 +50,10 @@ class NvmeController:
         return args
 
 
-# The devices of the test VM.
-VM_DEVICES = (PciTestdev(), NvmeController())
+# The devices of the test VM: pci-testdev, a controller for the C nvme
+# driver and one that the rnvme tests take over with driver_override.
+VM_DEVICES = (PciTestdev(), NvmeController(),
+              NvmeController(id="nvme1", serial="rnvme0"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,386 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The admin queue and the I/O queues of a controller.
+
+use crate::nvme::{
+    self,
+    Command,
+    Completion, //
+};
+use kernel::{
+    block::mq::{
+        self,
+        DmaSegments, //
+    },
+    device::{
+        Bound,
+        Device, //
+    },
+    dma::{
+        Coherent,
+        DmaAddress, //
+    },
+    io::{
+        io_project,
+        io_read,
+        io_write,
+        Io, //
+    },
+    pci,
+    prelude::*,
+    sync::{
+        barrier::{
+            dma_mb,
+            Read, //
+        },
+        new_mutex,
+        new_spinlock,
+        Arc,
+        Mutex,
+        SpinLock, //
+    },
+    time::{
+        delay::fsleep,
+        Delta,
+        Instant,
+        Monotonic, //
+    },
+};
+
+/// The BAR of a controller, reachable from the I/O path until unbind.
+pub(crate) type DevresBar = pci::DevresBar<{ nvme::BAR_SIZE }>;
+
+/// The BAR of a controller.
+pub(crate) type Bar<'a> = pci::Bar<'a, { nvme::BAR_SIZE }>;
+
+/// Entries of the admin queue.
+pub(crate) const ADMIN_DEPTH: u16 = 32;
+
+/// How long an admin command may take.
+const ADMIN_TIMEOUT: Delta = Delta::from_secs(60);
+
+/// Where the position of a completion queue and its phase are.
+struct CqPos {
+    head: u16,
+    phase: u16,
+}
+
+impl CqPos {
+    fn new() -> Self {
+        Self { head: 0, phase: 1 }
+    }
+
+    /// Returns the next completion of `cq` (of `depth` entries) if the
+    /// controller posted it, and moves past it.
+    fn next(&mut self, cq: &Coherent<[Completion]>, depth: u16) -> Option<Completion> {
+        self.try_next(cq, depth).ok().flatten()
+    }
+
+    fn try_next(&mut self, cq: &Coherent<[Completion]>, depth: u16) -> Result<Option<Completion>> {
+        let head = usize::from(self.head);
+        let status: u16 = io_read!(cq, [try: head].status);
+        if u16::from_le(status) & 1 != self.phase {
+            return Ok(None);
+        }
+        // The rest of the entry was written before its phase tag.
+        dma_mb(Read);
+        let cqe = io_project!(cq, [try: head]).copy_read();
+        self.head += 1;
+        if self.head == depth {
+            self.head = 0;
+            self.phase ^= 1;
+        }
+        Ok(Some(cqe))
+    }
+}
+
+/// Offset of the doorbell of submission queue `qid` (`cq` false) or
+/// completion queue `qid` (`cq` true) in the BAR.
+pub(crate) fn doorbell(qid: u16, cq: bool, stride: usize) -> usize {
+    nvme::REG_DOORBELLS + (2 * usize::from(qid) + usize::from(cq)) * stride
+}
+
+/// Admin queue state, under the queue's lock.
+struct AdminState {
+    tail: u16,
+    cq: CqPos,
+    next_id: u16,
+}
+
+/// The admin queue. Commands run one at a time, and rnvme polls for their
+/// completion: admin commands are rare (setup, teardown, passthrough).
+#[pin_data]
+pub(crate) struct AdminQueue {
+    sq: Coherent<[Command]>,
+    cq: Coherent<[Completion]>,
+    stride: usize,
+    #[pin]
+    state: Mutex<AdminState>,
+}
+
+impl AdminQueue {
+    /// Allocates the admin queue of the controller `dev`.
+    pub(crate) fn new(dev: &Device<Bound>, stride: usize) -> Result<Pin<KBox<Self>>> {
+        let depth = usize::from(ADMIN_DEPTH);
+        KBox::pin_init(
+            try_pin_init!(Self {
+                sq: Coherent::zeroed_slice(dev, depth, GFP_KERNEL)?,
+                cq: Coherent::zeroed_slice(dev, depth, GFP_KERNEL)?,
+                stride,
+                state <- new_mutex!(AdminState {
+                    tail: 0,
+                    cq: CqPos::new(),
+                    next_id: 0,
+                }),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// The DMA addresses of the submission and the completion queue.
+    pub(crate) fn addresses(&self) -> (DmaAddress, DmaAddress) {
+        (self.sq.dma_address(), self.cq.dma_address())
+    }
+
+    /// Runs `cmd` and returns Dword 0 of its completion.
+    ///
+    /// Fails with the command's status, or with `ETIMEDOUT` if the
+    /// controller does not complete it in time: the caller must then
+    /// disable the controller before it frees memory the command points to.
+    pub(crate) fn run(&self, bar: &Bar<'_>, mut cmd: Command) -> Result<u32> {
+        let mut state = self.state.lock();
+        let id = state.next_id;
+        state.next_id = state.next_id.wrapping_add(1);
+        cmd.command_id = id.to_le();
+        let tail = usize::from(state.tail);
+        io_project!(self.sq, [try: tail]).copy_write(cmd);
+        state.tail = (state.tail + 1) % ADMIN_DEPTH;
+        bar.write32(state.tail.into(), nvme::REG_DOORBELLS);
+
+        let start = Instant::<Monotonic>::now();
+        let mut wait = Delta::from_micros(10);
+        loop {
+            while let Some(cqe) = state.cq.next(&self.cq, ADMIN_DEPTH) {
+                bar.try_write32(state.cq.head.into(), doorbell(0, true, self.stride))?;
+                if u16::from_le(cqe.command_id) == id {
+                    nvme::status_result(cqe.status)?;
+                    return Ok(u32::from_le(cqe.result));
+                }
+                pr_warn!(
+                    "rnvme: admin completion for unknown command {}\n",
+                    cqe.command_id
+                );
+            }
+            if bar.read32(nvme::REG_CSTS) & nvme::CSTS_CFS != 0 {
+                return Err(EIO);
+            }
+            if start.elapsed() > ADMIN_TIMEOUT {
+                return Err(ETIMEDOUT);
+            }
+            fsleep(wait);
+            wait = Delta::from_micros((wait.as_micros_ceil() * 2).min(10_000));
+        }
+    }
+}
+
+/// Submission queue state, under the queue's lock.
+struct SqState {
+    /// Where the next command goes.
+    tail: u16,
+    /// The tail the controller was told last.
+    rung: u16,
+}
+
+/// PRP list pages per allocation of a queue: one page for each tag.
+const PRP_PAGES_PER_CHUNK: usize = 32;
+/// PRP entries in a list page.
+pub(crate) const PRP_PER_PAGE: usize = (nvme::PAGE_SIZE / 8) as usize;
+
+/// An I/O queue pair: a submission and a completion queue, and a PRP list
+/// page for each tag.
+#[pin_data]
+pub(crate) struct IoQueue {
+    /// The queue ID; the blk-mq hardware queue is `qid - 1`.
+    pub(crate) qid: u16,
+    depth: u16,
+    sq: Coherent<[Command]>,
+    cq: Coherent<[Completion]>,
+    prps: KVec<Coherent<[u64]>>,
+    bar: Arc<DevresBar>,
+    sq_doorbell: usize,
+    cq_doorbell: usize,
+    #[pin]
+    sq_state: SpinLock<SqState>,
+    #[pin]
+    cq_state: SpinLock<CqPos>,
+}
+
+impl IoQueue {
+    /// Allocates queue `qid` with `depth` entries for the controller `dev`,
+    /// whose BAR `bar` is `bar_len` long.
+    pub(crate) fn new(
+        dev: &Device<Bound>,
+        bar: &Arc<DevresBar>,
+        bar_len: usize,
+        qid: u16,
+        depth: u16,
+        stride: usize,
+    ) -> Result<Arc<Self>> {
+        let sq_doorbell = doorbell(qid, false, stride);
+        let cq_doorbell = doorbell(qid, true, stride);
+        if cq_doorbell + 4 > bar_len {
+            return Err(ENODEV);
+        }
+        let tags = usize::from(depth);
+        let mut prps = KVec::new();
+        for first in (0..tags).step_by(PRP_PAGES_PER_CHUNK) {
+            let pages = (tags - first).min(PRP_PAGES_PER_CHUNK);
+            prps.push(
+                Coherent::zeroed_slice(dev, pages * PRP_PER_PAGE, GFP_KERNEL)?,
+                GFP_KERNEL,
+            )?;
+        }
+        Arc::pin_init(
+            try_pin_init!(Self {
+                qid,
+                depth,
+                sq: Coherent::zeroed_slice(dev, tags, GFP_KERNEL)?,
+                cq: Coherent::zeroed_slice(dev, tags, GFP_KERNEL)?,
+                prps,
+                bar: bar.clone(),
+                sq_doorbell,
+                cq_doorbell,
+                sq_state <- new_spinlock!(SqState { tail: 0, rung: 0 }),
+                cq_state <- new_spinlock!(CqPos::new()),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// The number of entries of each queue.
+    pub(crate) fn depth(&self) -> u16 {
+        self.depth
+    }
+
+    /// The DMA addresses of the submission and the completion queue.
+    pub(crate) fn addresses(&self) -> (DmaAddress, DmaAddress) {
+        (self.sq.dma_address(), self.cq.dma_address())
+    }
+
+    /// Points `cmd` at the data of `segments` with PRPs, using the PRP
+    /// list page of `tag` if the data spans more than two pages.
+    ///
+    /// The block layer keeps segments within the controller's page
+    /// boundaries (the disk's virtual boundary), so every segment but the
+    /// first starts on a page and every one but the last ends on one.
+    pub(crate) fn set_prps(
+        &self,
+        tag: u32,
+        segments: DmaSegments<'_>,
+        cmd: &mut Command,
+    ) -> Result {
+        let mask = nvme::PAGE_SIZE - 1;
+        let mut pages = 0usize;
+        let mut second = 0u64;
+        let tag = tag as usize;
+        let chunk = self.prps.get(tag / PRP_PAGES_PER_CHUNK).ok_or(EINVAL)?;
+        let base = (tag % PRP_PAGES_PER_CHUNK) * PRP_PER_PAGE;
+        for seg in segments {
+            let end = seg.addr + u64::from(seg.len);
+            let mut page = seg.addr;
+            while page < end {
+                match pages {
+                    0 => cmd.prp1 = page.to_le(),
+                    1 => second = page,
+                    n => {
+                        if n == 2 {
+                            io_write!(chunk, [try: base], second.to_le());
+                        }
+                        if n > PRP_PER_PAGE {
+                            return Err(EINVAL);
+                        }
+                        io_write!(chunk, [try: base + n - 1], page.to_le());
+                    }
+                }
+                pages += 1;
+                page = (page & !mask) + nvme::PAGE_SIZE;
+            }
+        }
+        cmd.prp2 = match pages {
+            0 | 1 => 0,
+            2 => second.to_le(),
+            _ => {
+                let list = io_project!(chunk, [try: base]).dma_address();
+                list.to_le()
+            }
+        };
+        Ok(())
+    }
+
+    /// Submits `cmd`, the command of `rq`, which goes to the device. Tells
+    /// the controller at once if `last`, otherwise with the next command or
+    /// [`IoQueue::commit`].
+    ///
+    /// Gives `rq` back if the controller is gone (its driver is unbinding).
+    pub(crate) fn submit<T: mq::Operations>(
+        &self,
+        rq: mq::OwnedRequest<T>,
+        mut cmd: Command,
+        last: bool,
+    ) -> Result<(), mq::Rejected<T>> {
+        let Some(bar) = self.bar.try_access() else {
+            return Err(mq::Rejected::new(rq, EIO));
+        };
+        let id = rq.hand_to_device();
+        // The tag in the low 12 bits, 4 bits of the turn above it, as C
+        // nvme's generation counter: a completion for a previous use of
+        // the tag finds no request.
+        cmd.command_id = ((((id.turn() & 0xf) << 12) | id.tag()) as u16).to_le();
+        let mut sq = self.sq_state.lock();
+        // `sq.tail` is below the depth, the length of `sq`.
+        let _ = self.write_command(sq.tail, cmd);
+        sq.tail = (sq.tail + 1) % self.depth;
+        if last {
+            // The offset was checked against the BAR in `IoQueue::new`.
+            let _ = bar.try_write32(sq.tail.into(), self.sq_doorbell);
+            sq.rung = sq.tail;
+        }
+        Ok(())
+    }
+
+    /// Writes `cmd` to entry `index` of the submission queue.
+    fn write_command(&self, index: u16, cmd: Command) -> Result {
+        io_project!(self.sq, [try: usize::from(index)]).copy_write(cmd);
+        Ok(())
+    }
+
+    /// Tells the controller about the commands submitted since it was told
+    /// last.
+    pub(crate) fn commit(&self) {
+        let Some(bar) = self.bar.try_access() else {
+            return;
+        };
+        let mut sq = self.sq_state.lock();
+        if sq.rung != sq.tail {
+            let _ = bar.try_write32(sq.tail.into(), self.sq_doorbell);
+            sq.rung = sq.tail;
+        }
+    }
+
+    /// Handles the completions the controller posted, calling `complete`
+    /// for each. Returns whether there were any.
+    pub(crate) fn process(&self, mut complete: impl FnMut(&Completion)) -> bool {
+        let mut cq = self.cq_state.lock();
+        let mut found = false;
+        while let Some(cqe) = cq.next(&self.cq, self.depth) {
+            complete(&cqe);
+            found = true;
+        }
+        if found {
+            if let Some(bar) = self.bar.try_access() {
+                let _ = bar.try_write32(cq.head.into(), self.cq_doorbell);
+            }
+        }
+        found
+    }
+}

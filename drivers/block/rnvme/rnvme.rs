@@ -1,0 +1,569 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A Rust driver for NVMe controllers on PCI.
+//!
+//! rnvme brings up the controller, makes one I/O queue pair per interrupt
+//! vector (up to one per CPU), and adds a disk for every active namespace,
+//! parented to the controller's PCI device. Requests are mapped for DMA by
+//! the block layer abstractions and described to the controller with PRPs;
+//! completions come by interrupt and find their request by the command id.
+//! See Documentation/block/rnvme.rst.
+
+use kernel::{
+    block::mq::{
+        self,
+        gen_disk::{
+            GenDisk,
+            GenDiskBuilder, //
+        },
+        Operations,
+        TagSet,
+        TagSetConfig, //
+    },
+    device::{
+        Bound,
+        Core, //
+    },
+    dma::{
+        Coherent,
+        DmaMask, //
+    },
+    driver::ProbeType,
+    io::Io,
+    irq, new_mutex, pci,
+    prelude::*,
+    str::BStr,
+    sync::{
+        aref::ARef,
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+        Arc,
+        ArcBorrow,
+        Mutex, //
+    },
+    time::{
+        delay::fsleep,
+        Delta, //
+    },
+    types::ScopeGuard,
+};
+
+mod nvme;
+mod queue;
+
+use nvme::Command;
+use queue::{
+    AdminQueue,
+    Bar,
+    DevresBar,
+    IoQueue, //
+};
+
+/// Entries of each I/O queue, as C nvme's default `io_queue_depth`.
+const IO_QUEUE_DEPTH: u32 = 1024;
+
+/// Largest number of DMA segments of a request (C `NVME_MAX_SEGS`).
+const MAX_SEGMENTS: u16 = 128;
+
+/// Largest transfer, in bytes, whatever the controller allows: the PRP
+/// entries of a request must fit in its one PRP list page.
+const MAX_TRANSFER: u64 = 1 << 20;
+
+/// The numbers of the controllers, for the names of their disks.
+static INSTANCES: Atomic<u32> = Atomic::new(0);
+
+kernel::pci_device_table!(
+    PCI_TABLE,
+    <Rnvme as pci::Driver>::IdInfo,
+    [(
+        pci::DeviceId::from_class(pci::Class::STORAGE_EXPRESS.as_raw(), 0xffffff),
+        ()
+    )]
+);
+
+/// The driver.
+struct Rnvme;
+
+/// A namespace, the queue data of its disk.
+struct Namespace {
+    nsid: u32,
+    /// The logical block size, as a power of two.
+    lba_shift: u32,
+    /// The controller's I/O queues; blk-mq hardware queue `i` is queue
+    /// `i + 1`.
+    queues: KVec<Arc<IoQueue>>,
+}
+
+impl Namespace {
+    /// The logical block of `sector` (512 bytes).
+    fn lba(&self, sector: u64) -> u64 {
+        sector >> (self.lba_shift - 9)
+    }
+}
+
+/// The interrupt handler of an I/O queue.
+struct QueueIrq {
+    queue: Arc<IoQueue>,
+    tags: Arc<TagSet<Rnvme>>,
+}
+
+impl irq::Handler for QueueIrq {
+    fn handle(&self) -> irq::IrqReturn {
+        let qid = self.queue.qid;
+        let hw_queue = u32::from(qid - 1);
+        let found = self.queue.process(|cqe| {
+            let id = u16::from_le(cqe.command_id);
+            let (tag, turn) = (u32::from(id & 0xfff), u32::from(id >> 12));
+            match self
+                .tags
+                .take_from_device(hw_queue, tag, |t| t & 0xf == turn)
+            {
+                Some(rq) => rq.end(nvme::status_result(cqe.status)),
+                None => pr_err!("rnvme: completion for unknown command {id:#x} on queue {qid}\n"),
+            }
+        });
+        if found {
+            irq::IrqReturn::Handled
+        } else {
+            irq::IrqReturn::None
+        }
+    }
+}
+
+#[vtable]
+impl Operations for Rnvme {
+    type QueueData = Arc<Namespace>;
+    type HwData = Arc<IoQueue>;
+    type RequestData = ();
+
+    fn new_request_data() -> impl PinInit<(), Error> {
+        Ok(())
+    }
+
+    fn init_hctx(ns: ArcBorrow<'_, Namespace>, hw_queue: mq::HwQueueInfo) -> Result<Arc<IoQueue>> {
+        ns.queues
+            .get(hw_queue.index() as usize)
+            .cloned()
+            .ok_or(EINVAL)
+    }
+
+    fn queue_rq(
+        queue: ArcBorrow<'_, IoQueue>,
+        ns: ArcBorrow<'_, Namespace>,
+        mut rq: mq::OwnedRequest<Self>,
+        is_last: bool,
+    ) -> Result<(), mq::Rejected<Self>> {
+        let (opcode, data) = match rq.command() {
+            mq::Command::Read => (nvme::io::READ, true),
+            mq::Command::Write => (nvme::io::WRITE, true),
+            mq::Command::Flush => (nvme::io::FLUSH, false),
+            mq::Command::WriteZeroes => (nvme::io::WRITE_ZEROES, false),
+            _ => return Err(mq::Rejected::new(rq, EOPNOTSUPP)),
+        };
+        let mut cmd = Command::new(opcode, ns.nsid);
+        if opcode != nvme::io::FLUSH {
+            let lba = ns.lba(rq.sector());
+            let blocks = rq.bytes() >> ns.lba_shift;
+            if blocks == 0 {
+                return Err(mq::Rejected::new(rq, EIO));
+            }
+            cmd.cdw10 = (lba as u32).to_le();
+            cmd.cdw11 = ((lba >> 32) as u32).to_le();
+            let mut cdw12 = blocks - 1;
+            if rq.flags().fua() {
+                cdw12 |= nvme::RW_FUA;
+            }
+            cmd.cdw12 = cdw12.to_le();
+        }
+        if data {
+            let tag = rq.tag();
+            let mapped = match rq.dma_map() {
+                Ok(segments) => queue.set_prps(tag, segments, &mut cmd),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = mapped {
+                // Out of mapping space: blk-mq tries again later.
+                let e = if e == ENOMEM { ENOMEM } else { EIO };
+                return Err(mq::Rejected::new(rq, e));
+            }
+        }
+        queue.submit(rq, cmd, is_last)
+    }
+
+    fn commit_rqs(queue: ArcBorrow<'_, IoQueue>, _ns: ArcBorrow<'_, Namespace>) {
+        queue.commit();
+    }
+
+    fn complete(rq: mq::OwnedRequest<Self>) {
+        rq.end_ok();
+    }
+}
+
+/// A bound controller.
+#[pin_data(PinnedDrop)]
+struct Controller {
+    pdev: ARef<pci::Device>,
+    /// The disks of the namespaces; removed in [`pci::Driver::unbind`],
+    /// while the controller still works.
+    #[pin]
+    disks: Mutex<KVec<GenDisk<Rnvme>>>,
+    irqs: KVec<pci::IrqRegistration<QueueIrq>>,
+    tags: Arc<TagSet<Rnvme>>,
+    queues: KVec<Arc<IoQueue>>,
+    admin: Pin<KBox<AdminQueue>>,
+    bar: Arc<DevresBar>,
+    cap: nvme::Cap,
+}
+
+#[pinned_drop]
+impl PinnedDrop for Controller {
+    fn drop(self: Pin<&mut Self>) {
+        dev_dbg!(self.pdev.as_ref(), "rnvme: controller released\n");
+    }
+}
+
+/// Waits until `CSTS.RDY` is `ready`, for at most the controller's
+/// timeout.
+fn wait_ready(bar: &Bar<'_>, cap: nvme::Cap, ready: bool) -> Result {
+    // CAP.TO is in 500 ms units; poll every millisecond.
+    let tries = (cap.timeout_500ms().max(1) + 1) * 500;
+    for _ in 0..tries {
+        let csts = bar.read32(nvme::REG_CSTS);
+        if csts == u32::MAX {
+            return Err(ENODEV);
+        }
+        if (csts & nvme::CSTS_RDY != 0) == ready {
+            return Ok(());
+        }
+        fsleep(Delta::from_millis(1));
+    }
+    Err(ETIMEDOUT)
+}
+
+/// Disables the controller: it stops using the memory of its queues.
+fn disable(bar: &Bar<'_>, cap: nvme::Cap) -> Result {
+    let cc = bar.read32(nvme::REG_CC);
+    if cc & nvme::CC_ENABLE == 0 && bar.read32(nvme::REG_CSTS) & nvme::CSTS_RDY == 0 {
+        return Ok(());
+    }
+    bar.write32(cc & !nvme::CC_ENABLE, nvme::REG_CC);
+    wait_ready(bar, cap, false)
+}
+
+/// Tells the controller it is shut down, then disables it.
+fn shutdown(bar: &Bar<'_>, cap: nvme::Cap) -> Result {
+    let cc = bar.read32(nvme::REG_CC);
+    if cc & nvme::CC_ENABLE != 0 {
+        bar.write32(cc | nvme::CC_SHN_NORMAL, nvme::REG_CC);
+        for _ in 0..5000 {
+            if bar.read32(nvme::REG_CSTS) & nvme::CSTS_SHST_MASK == nvme::CSTS_SHST_CMPLT {
+                break;
+            }
+            fsleep(Delta::from_millis(1));
+        }
+    }
+    disable(bar, cap)
+}
+
+/// Writes a 64-bit register as two 32-bit halves, low first.
+fn write64(bar: &Bar<'_>, value: u64, offset: usize) -> Result {
+    bar.try_write32(value as u32, offset)?;
+    bar.try_write32((value >> 32) as u32, offset + 4)
+}
+
+/// Reads a page of identify data with `cns` for `nsid`.
+fn identify(
+    pdev: &pci::Device<Bound>,
+    admin: &AdminQueue,
+    bar: &Bar<'_>,
+    cns: u32,
+    nsid: u32,
+) -> Result<KVec<u8>> {
+    let page = nvme::PAGE_SIZE as usize;
+    let buf: Coherent<[u8]> = Coherent::zeroed_slice(pdev.as_ref(), page, GFP_KERNEL)?;
+    admin.run(bar, Command::identify(cns, nsid, buf.dma_address()))?;
+    let mut data = KVec::from_elem(0u8, page, GFP_KERNEL)?;
+    (&buf).copy_to_slice(&mut data);
+    Ok(data)
+}
+
+impl Controller {
+    /// Enables the controller with its admin queue.
+    fn enable(bar: &Bar<'_>, cap: nvme::Cap, admin: &AdminQueue) -> Result {
+        disable(bar, cap)?;
+        let entries = u32::from(queue::ADMIN_DEPTH - 1);
+        bar.write32(entries | (entries << 16), nvme::REG_AQA);
+        let (sq, cq) = admin.addresses();
+        write64(bar, sq, nvme::REG_ASQ)?;
+        write64(bar, cq, nvme::REG_ACQ)?;
+        bar.write32(nvme::CC_ENABLE | nvme::CC_ENTRY_SIZES, nvme::REG_CC);
+        wait_ready(bar, cap, true)
+    }
+
+    /// Asks for `wanted` I/O queue pairs and returns how many the
+    /// controller granted.
+    fn set_queue_count(admin: &AdminQueue, bar: &Bar<'_>, wanted: u32) -> Result<u32> {
+        let n = wanted - 1;
+        let mut cmd = Command::new(nvme::admin::SET_FEATURES, 0);
+        cmd.cdw10 = nvme::FEAT_NUM_QUEUES.to_le();
+        cmd.cdw11 = (n | (n << 16)).to_le();
+        let granted = admin.run(bar, cmd)?;
+        Ok(((granted & 0xffff).min(granted >> 16) + 1).min(wanted))
+    }
+
+    /// Creates I/O queue pair `queue` on the controller, with its
+    /// completions on interrupt vector `vector`.
+    fn create_queue(admin: &AdminQueue, bar: &Bar<'_>, queue: &IoQueue, vector: u32) -> Result {
+        let qid = u32::from(queue.qid);
+        let size = u32::from(queue.depth() - 1) << 16;
+        let (sq, cq) = queue.addresses();
+        let mut cmd = Command::new(nvme::admin::CREATE_CQ, 0);
+        cmd.prp1 = cq.to_le();
+        cmd.cdw10 = (size | qid).to_le();
+        // Interrupts enabled, physically contiguous.
+        cmd.cdw11 = ((vector << 16) | 0x3).to_le();
+        admin.run(bar, cmd)?;
+        let mut cmd = Command::new(nvme::admin::CREATE_SQ, 0);
+        cmd.prp1 = sq.to_le();
+        cmd.cdw10 = (size | qid).to_le();
+        // Its completion queue, physically contiguous.
+        cmd.cdw11 = ((qid << 16) | 0x1).to_le();
+        admin.run(bar, cmd).map(|_| ())
+    }
+
+    /// Brings up the controller of `pdev` and adds its disks.
+    fn new(pdev: &pci::Device<Core<'_>>) -> Result<impl PinInit<Self, Error>> {
+        pdev.enable_device_mem()?;
+        pdev.set_master();
+        let dev: &pci::Device<Bound> = pdev;
+
+        let bar_len = usize::try_from(dev.resource_len(0)?)?;
+        let bar = Arc::new(
+            dev.iomap_region_sized::<{ nvme::BAR_SIZE }>(0, c"rnvme")?
+                .into_devres()?,
+            GFP_KERNEL,
+        )?;
+        let regs = bar.access(dev.as_ref())?;
+        let cap = nvme::Cap(
+            u64::from(regs.read32(nvme::REG_CAP))
+                | (u64::from(regs.read32(nvme::REG_CAP + 4)) << 32),
+        );
+        if cap.min_page_shift() > 12 {
+            dev_err!(dev.as_ref(), "rnvme: controller needs pages above 4 KiB\n");
+            return Err(ENODEV);
+        }
+        let admin = AdminQueue::new(dev.as_ref(), cap.doorbell_stride())?;
+        Self::enable(regs, cap, &admin)?;
+        // Until the controller is handed over, a failure disables it before
+        // its queues are freed.
+        let disable_on_error = ScopeGuard::new(|| {
+            let _ = disable(regs, cap);
+        });
+
+        let id = nvme::IdCtrl::parse(&identify(dev, &admin, regs, nvme::cns::CONTROLLER, 0)?)?;
+        let version = regs.read32(nvme::REG_VS);
+        dev_info!(
+            dev.as_ref(),
+            "rnvme: {} (serial {}, firmware {}, controller {}), NVMe {}.{}, {} namespaces\n",
+            BStr::from_bytes(&id.model),
+            BStr::from_bytes(&id.serial),
+            BStr::from_bytes(&id.firmware),
+            id.cntlid,
+            version >> 16,
+            (version >> 8) & 0xff,
+            id.nn
+        );
+        dev_dbg!(
+            dev.as_ref(),
+            "rnvme: subsystem {}\n",
+            BStr::from_bytes(&id.subnqn)
+        );
+
+        let cpus = kernel::cpu::nr_cpu_ids().max(1);
+        let wanted = cpus.min(64);
+        let granted = Self::set_queue_count(&admin, regs, wanted)?;
+        let affinity = pci::IrqAffinity::new().pre_vectors(1);
+        let vectors =
+            dev.alloc_irq_vectors_managed(1, granted + 1, pci::IrqTypes::all(), Some(affinity))?;
+        // One vector each for the admin queue and every I/O queue, or all on
+        // the one vector there is.
+        let (nr_io, shared) = if vectors.len() > 1 {
+            (granted.min(vectors.len() - 1), false)
+        } else {
+            (1, true)
+        };
+        let depth = IO_QUEUE_DEPTH.min(cap.max_queue_entries()).max(2);
+
+        let mut queues = KVec::new();
+        for qid in 1..=nr_io {
+            let queue = IoQueue::new(
+                dev.as_ref(),
+                &bar,
+                bar_len,
+                qid as u16,
+                depth as u16,
+                cap.doorbell_stride(),
+            )?;
+            let vector = if shared { 0 } else { qid };
+            Self::create_queue(&admin, regs, &queue, vector)?;
+            queues.push(queue, GFP_KERNEL)?;
+        }
+
+        // One tag fewer than entries: a full submission queue is never
+        // mistaken for an empty one.
+        let config = TagSetConfig::new(nr_io, depth - 1).numa_node(dev.numa_node())?;
+        let tags = Arc::pin_init(
+            TagSet::with_dma(config, dev.as_ref(), MAX_SEGMENTS),
+            GFP_KERNEL,
+        )?;
+
+        let mut irqs = KVec::new();
+        for queue in &queues {
+            let vector = if shared { 0 } else { u32::from(queue.qid) };
+            let flags = if shared {
+                irq::Flags::SHARED
+            } else {
+                irq::Flags::TRIGGER_NONE
+            };
+            let handler = QueueIrq {
+                queue: queue.clone(),
+                tags: tags.clone(),
+            };
+            irqs.push(
+                vectors.register(vector, flags, c"rnvme", Ok::<_, Error>(handler))?,
+                GFP_KERNEL,
+            )?;
+        }
+
+        let instance = INSTANCES.fetch_add(1, Relaxed);
+        let disks = Self::add_disks(dev, &admin, regs, &id, &queues, &tags, instance)?;
+
+        disable_on_error.dismiss();
+        let pdev: ARef<pci::Device> = dev.into();
+        Ok(try_pin_init!(Self {
+            pdev,
+            disks <- new_mutex!(disks),
+            irqs,
+            tags,
+            queues,
+            admin,
+            bar,
+            cap,
+        }))
+    }
+
+    /// Adds a disk for each active namespace with a block size the block
+    /// layer takes.
+    fn add_disks(
+        dev: &pci::Device<Bound>,
+        admin: &AdminQueue,
+        regs: &Bar<'_>,
+        id: &nvme::IdCtrl,
+        queues: &KVec<Arc<IoQueue>>,
+        tags: &Arc<TagSet<Rnvme>>,
+        instance: u32,
+    ) -> Result<KVec<GenDisk<Rnvme>>> {
+        let mut max_transfer = MAX_TRANSFER;
+        if id.mdts != 0 {
+            max_transfer = max_transfer.min(nvme::PAGE_SIZE << id.mdts);
+        }
+        let list = identify(dev, admin, regs, nvme::cns::ACTIVE_NS_LIST, 0)?;
+        let mut disks = KVec::new();
+        for chunk in list.chunks_exact(4) {
+            let nsid = nvme::le32(chunk, 0);
+            if nsid == 0 {
+                break;
+            }
+            let ns = nvme::IdNs::parse(&identify(dev, admin, regs, nvme::cns::NAMESPACE, nsid)?)?;
+            let block = 1u32.checked_shl(ns.lba_shift).unwrap_or(0);
+            if ns.metadata != 0
+                || GenDiskBuilder::validate_block_size(block).is_err()
+                || block < 512
+            {
+                dev_warn!(
+                    dev.as_ref(),
+                    "rnvme: namespace {nsid}: unsupported format ({block} byte blocks, {} bytes of metadata)\n",
+                    ns.metadata
+                );
+                continue;
+            }
+            let mut ns_queues = KVec::with_capacity(queues.len(), GFP_KERNEL)?;
+            for queue in queues {
+                ns_queues.push(queue.clone(), GFP_KERNEL)?;
+            }
+            let data = Arc::new(
+                Namespace {
+                    nsid,
+                    lba_shift: ns.lba_shift,
+                    queues: ns_queues,
+                },
+                GFP_KERNEL,
+            )?;
+            let mut builder = GenDiskBuilder::new()
+                .logical_block_size(block)?
+                .physical_block_size(block)?
+                .capacity_sectors(ns.nsze << (ns.lba_shift - 9))
+                .max_hw_sectors((max_transfer >> 9) as u32)?
+                .virt_boundary_mask((nvme::PAGE_SIZE - 1) as usize)
+                .max_segments(MAX_SEGMENTS)
+                .dma_alignment(3)?
+                .write_cache(id.vwc)
+                .fua(id.vwc)
+                .parent(dev.as_ref());
+            if id.oncs & nvme::ONCS_WRITE_ZEROES != 0 {
+                builder = builder.max_write_zeroes_sectors((max_transfer >> 9) as u32);
+            }
+            let disk = builder.build(fmt!("rnvme{instance}n{nsid}"), tags.clone(), data)?;
+            disks.push(disk, GFP_KERNEL)?;
+        }
+        Ok(disks)
+    }
+}
+
+impl pci::Driver for Rnvme {
+    type IdInfo = ();
+    type Data<'bound> = Controller;
+    const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
+    const PROBE_TYPE: ProbeType = ProbeType::PreferAsync;
+
+    fn dma_config(_info: Option<&()>) -> Option<kernel::dma::Config> {
+        // As C nvme: 64-bit addresses, segments of any size, and bounce
+        // buffers that keep the offset within a controller page.
+        Some(
+            kernel::dma::Config::new(DmaMask::new::<64>())
+                .max_segment_size(u32::MAX)
+                .min_align_mask((nvme::PAGE_SIZE - 1) as u32),
+        )
+    }
+
+    fn probe<'bound>(
+        pdev: &'bound pci::Device<Core<'_>>,
+        _info: Option<&'bound Self::IdInfo>,
+    ) -> impl PinInit<Controller, Error> + 'bound {
+        pin_init::pin_init_scope(move || Controller::new(pdev))
+    }
+
+    fn unbind<'bound>(pdev: &'bound pci::Device<Core<'_>>, this: Pin<&Controller>) {
+        // The disks go first: removing them waits for their requests, which
+        // the controller completes.
+        let disks = core::mem::take(&mut *this.disks.lock());
+        drop(disks);
+        // Then the controller stops using the queues' memory, which is
+        // freed with the driver's data.
+        if let Ok(regs) = this.bar.access(pdev.as_ref()) {
+            if let Err(e) = shutdown(regs, this.cap) {
+                dev_warn!(pdev.as_ref(), "rnvme: shutdown failed: {e:?}\n");
+            }
+        }
+    }
+}
+
+kernel::module_pci_driver! {
+    type: Rnvme,
+    name: "rnvme",
+    authors: ["Rust for Linux"],
+    description: "Rust NVMe PCI driver",
+    license: "GPL v2",
+}
