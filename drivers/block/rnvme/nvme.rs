@@ -81,6 +81,8 @@ pub(crate) mod admin {
     pub(crate) const IDENTIFY: u8 = 0x06;
     /// Set Features.
     pub(crate) const SET_FEATURES: u8 = 0x09;
+    /// Doorbell Buffer Config.
+    pub(crate) const DBBUF_CONFIG: u8 = 0x7c;
 }
 
 /// I/O command opcodes (NVM command set).
@@ -234,9 +236,14 @@ pub(crate) struct IdCtrl {
     pub(crate) oncs: u16,
     /// Volatile Write Cache present.
     pub(crate) vwc: bool,
+    /// Optional Admin Command Support.
+    pub(crate) oacs: u16,
     /// NVM Subsystem NVMe Qualified Name.
     pub(crate) subnqn: KVec<u8>,
 }
+
+/// OACS: Doorbell Buffer Config.
+pub(crate) const OACS_DBBUF: u16 = 1 << 8;
 
 /// ONCS: Write Zeroes.
 pub(crate) const ONCS_WRITE_ZEROES: u16 = 1 << 3;
@@ -258,6 +265,7 @@ impl IdCtrl {
             firmware: copy(64, 8)?,
             mdts: data[77],
             cntlid: le16(data, 78),
+            oacs: le16(data, 256),
             nn: le32(data, 516),
             oncs: le16(data, 520),
             vwc: data[525] & 1 != 0,

@@ -31,7 +31,10 @@ use kernel::{
     sync::{
         barrier::{
             dma_mb,
-            Read, //
+            mb,
+            Full,
+            Read,
+            Write, //
         },
         new_mutex,
         new_spinlock,
@@ -183,6 +186,78 @@ impl AdminQueue {
     }
 }
 
+/// The shadow doorbells of a controller (Doorbell Buffer Config): the
+/// driver writes each doorbell value to memory, and to the register only
+/// when the controller's event index says that it waits for it.
+pub(crate) struct ShadowDoorbells {
+    /// The doorbell values, at the doorbell's index (`doorbell()` / 4).
+    dbs: Coherent<[u32]>,
+    /// The event indices the controller writes, at the same index.
+    eis: Coherent<[u32]>,
+}
+
+impl ShadowDoorbells {
+    /// Allocates shadow doorbells for queues up to `max_qid`.
+    pub(crate) fn new(dev: &Device<Bound>, max_qid: u16, stride: usize) -> Result<Self> {
+        let entries = (doorbell(max_qid, true, stride) - nvme::REG_DOORBELLS) / 4 + 1;
+        Ok(Self {
+            dbs: Coherent::zeroed_slice(dev, entries, GFP_KERNEL)?,
+            eis: Coherent::zeroed_slice(dev, entries, GFP_KERNEL)?,
+        })
+    }
+
+    /// The Doorbell Buffer Config command for these doorbells.
+    pub(crate) fn config_command(&self) -> Command {
+        Command {
+            prp1: self.dbs.dma_address().to_le(),
+            prp2: self.eis.dma_address().to_le(),
+            ..Command::new(nvme::admin::DBBUF_CONFIG, 0)
+        }
+    }
+
+    /// Stores `value` in the shadow doorbell `index`, and returns whether
+    /// the controller waits for the register to be written too.
+    fn update(&self, index: usize, value: u16) -> Result<bool> {
+        // The queue entries are written before the doorbell.
+        mb(Write);
+        let old = u32::from_le(io_read!(self.dbs, [try: index])) as u16;
+        io_write!(self.dbs, [try: index], u32::from(value).to_le());
+        // The doorbell is written before the event index is read; the
+        // controller orders its side alike.
+        mb(Full);
+        let event = u32::from_le(io_read!(self.eis, [try: index])) as u16;
+        // C `nvme_dbbuf_need_event()`: whether `event` lies in (old, value].
+        Ok(value.wrapping_sub(event).wrapping_sub(1) < value.wrapping_sub(old))
+    }
+}
+
+/// A doorbell: its register, and its shadow if the controller has them.
+struct Doorbell {
+    offset: usize,
+    shadow: Option<(Arc<ShadowDoorbells>, usize)>,
+}
+
+impl Doorbell {
+    fn new(qid: u16, cq: bool, stride: usize, shadow: Option<&Arc<ShadowDoorbells>>) -> Self {
+        let offset = doorbell(qid, cq, stride);
+        Self {
+            offset,
+            shadow: shadow.map(|s| (s.clone(), (offset - nvme::REG_DOORBELLS) / 4)),
+        }
+    }
+
+    /// Rings the doorbell with `value`, through `bar` if needed.
+    fn ring(&self, bar: &Bar<'_>, value: u16) {
+        if let Some((shadow, index)) = &self.shadow {
+            if let Ok(false) = shadow.update(*index, value) {
+                return;
+            }
+        }
+        // The offset was checked against the BAR in `IoQueue::new`.
+        let _ = bar.try_write32(value.into(), self.offset);
+    }
+}
+
 /// Submission queue state, under the queue's lock.
 struct SqState {
     /// Where the next command goes.
@@ -207,8 +282,8 @@ pub(crate) struct IoQueue {
     cq: Coherent<[Completion]>,
     prps: KVec<Coherent<[u64]>>,
     bar: Arc<DevresBar>,
-    sq_doorbell: usize,
-    cq_doorbell: usize,
+    sq_doorbell: Doorbell,
+    cq_doorbell: Doorbell,
     #[pin]
     sq_state: SpinLock<SqState>,
     #[pin]
@@ -217,7 +292,8 @@ pub(crate) struct IoQueue {
 
 impl IoQueue {
     /// Allocates queue `qid` with `depth` entries for the controller `dev`,
-    /// whose BAR `bar` is `bar_len` long.
+    /// whose BAR `bar` is `bar_len` long, with `shadow` doorbells if the
+    /// controller has them.
     pub(crate) fn new(
         dev: &Device<Bound>,
         bar: &Arc<DevresBar>,
@@ -225,12 +301,13 @@ impl IoQueue {
         qid: u16,
         depth: u16,
         stride: usize,
+        shadow: Option<&Arc<ShadowDoorbells>>,
     ) -> Result<Arc<Self>> {
-        let sq_doorbell = doorbell(qid, false, stride);
-        let cq_doorbell = doorbell(qid, true, stride);
-        if cq_doorbell + 4 > bar_len {
+        if doorbell(qid, true, stride) + 4 > bar_len {
             return Err(ENODEV);
         }
+        let sq_doorbell = Doorbell::new(qid, false, stride, shadow);
+        let cq_doorbell = Doorbell::new(qid, true, stride, shadow);
         let tags = usize::from(depth);
         let mut prps = KVec::new();
         for first in (0..tags).step_by(PRP_PAGES_PER_CHUNK) {
@@ -341,8 +418,7 @@ impl IoQueue {
         let _ = self.write_command(sq.tail, cmd);
         sq.tail = (sq.tail + 1) % self.depth;
         if last {
-            // The offset was checked against the BAR in `IoQueue::new`.
-            let _ = bar.try_write32(sq.tail.into(), self.sq_doorbell);
+            self.sq_doorbell.ring(&bar, sq.tail);
             sq.rung = sq.tail;
         }
         Ok(())
@@ -362,7 +438,7 @@ impl IoQueue {
         };
         let mut sq = self.sq_state.lock();
         if sq.rung != sq.tail {
-            let _ = bar.try_write32(sq.tail.into(), self.sq_doorbell);
+            self.sq_doorbell.ring(&bar, sq.tail);
             sq.rung = sq.tail;
         }
     }
@@ -378,7 +454,7 @@ impl IoQueue {
         }
         if found {
             if let Some(bar) = self.bar.try_access() {
-                let _ = bar.try_write32(cq.head.into(), self.cq_doorbell);
+                self.cq_doorbell.ring(&bar, cq.head);
             }
         }
         found

@@ -58,7 +58,8 @@ use queue::{
     AdminQueue,
     Bar,
     DevresBar,
-    IoQueue, //
+    IoQueue,
+    ShadowDoorbells, //
 };
 
 /// Entries of each I/O queue, as C nvme's default `io_queue_depth`.
@@ -396,6 +397,17 @@ impl Controller {
         };
         let depth = IO_QUEUE_DEPTH.min(cap.max_queue_entries()).max(2);
 
+        // Shadow doorbells, as C nvme uses them: without them every command
+        // and completion costs an MMIO write, which a virtual controller
+        // traps.
+        let shadow = if id.oacs & nvme::OACS_DBBUF != 0 {
+            Some(Arc::new(
+                ShadowDoorbells::new(dev.as_ref(), nr_io as u16, cap.doorbell_stride())?,
+                GFP_KERNEL,
+            )?)
+        } else {
+            None
+        };
         let mut queues = KVec::new();
         for qid in 1..=nr_io {
             let queue = IoQueue::new(
@@ -405,10 +417,17 @@ impl Controller {
                 qid as u16,
                 depth as u16,
                 cap.doorbell_stride(),
+                shadow.as_ref(),
             )?;
             let vector = if shared { 0 } else { qid };
             Self::create_queue(&admin, regs, &queue, vector)?;
             queues.push(queue, GFP_KERNEL)?;
+        }
+        if let Some(shadow) = &shadow {
+            // The queues use their shadow doorbells from the start; the
+            // controller reads them once it has this command. It took
+            // nothing from them yet: the queues are empty.
+            admin.run(regs, shadow.config_command())?;
         }
 
         // One tag fewer than entries: a full submission queue is never

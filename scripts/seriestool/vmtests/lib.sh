@@ -129,3 +129,50 @@ gone_fd_write() {
 	if echo 0 >&4 2> /tmp/w.err; then fail "write after removal"; fi
 	grep -q "No such device" /tmp/w.err || fail "write after removal: $(cat /tmp/w.err)"
 }
+
+# rnvme_take: gives rnvme, freshly loaded (its first controller is
+# instance 0), the QEMU NVMe controller with serial rnvme0: the first time
+# by unbinding it from the C nvme driver and pointing its driver_override
+# at rnvme. Sets bdf to its PCI address.
+rnvme_take() {
+	bdf=
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat $d/driver_override)" = rnvme ] && bdf=$(basename $d)
+	done
+	if [ -z "$bdf" ]; then
+		for c in /sys/class/nvme/nvme*; do
+			read -r serial < $c/serial
+			[ "$serial" = rnvme0 ] && bdf=$(basename "$(readlink -f $c/device)")
+		done
+		[ -n "$bdf" ] || fail "no C nvme controller with serial rnvme0"
+		echo "$bdf" > /sys/bus/pci/drivers/nvme/unbind || fail "unbind $bdf from nvme"
+		echo rnvme > /sys/bus/pci/devices/$bdf/driver_override || fail "driver_override"
+	fi
+	if grep -q '^rnvme_mod ' /proc/modules; then
+		rmmod rnvme_mod || fail "rmmod rnvme_mod"
+	fi
+	modprobe rnvme_mod || fail "modprobe rnvme_mod"
+}
+
+# rnvme_wait INSTANCE: waits for both disks of rnvme instance INSTANCE and
+# checks that they are under the controller's PCI device.
+rnvme_wait() {
+	wait_dev /dev/rnvme$1n1
+	wait_dev /dev/rnvme$1n2
+	readlink -f /sys/block/rnvme$1n1 | grep -q "/$bdf/" ||
+		fail "rnvme$1n1 is not under $bdf: $(readlink -f /sys/block/rnvme$1n1)"
+}
+
+# fio_write DEV OFFSET / fio_check DEV OFFSET: writes 8 MiB of checksummed
+# 64 KiB blocks at OFFSET, and checks them.
+fio_write() {
+	fio --name=w --filename="$1" --ioengine=io_uring --direct=1 --rw=write \
+		--bs=64k --size=8M --offset=$2 --verify=crc32c --do_verify=0 \
+		--output-format=terse > /tmp/fio.out 2>&1 || { tail -3 /tmp/fio.out; return 1; }
+}
+fio_check() {
+	fio --name=w --filename="$1" --ioengine=io_uring --direct=1 --rw=write \
+		--bs=64k --size=8M --offset=$2 --verify=crc32c --verify_only=1 \
+		--verify_fatal=1 --output-format=terse > /tmp/fio.out 2>&1 ||
+		{ tail -3 /tmp/fio.out; return 1; }
+}
