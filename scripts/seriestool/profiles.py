@@ -45,7 +45,7 @@ class NvmeController:
             with open(img, "wb") as f:
                 f.truncate(self.mib << 20)
             drive = f"{self.id}d{i}"
-            args += ["-drive", f"file={img},if=none,id={drive},format=raw",
+            args += ["-drive", f"file={img},if=none,id={drive},format=raw,discard=unmap",
                      "-device", f"nvme-ns,drive={drive},bus={self.id},nsid={i + 1}"]
         return args
 

@@ -54,9 +54,10 @@ def available_tests():
                   if f.endswith(".sh") and not f.startswith("lib"))
 
 
-def copy_with_libs(binary, root):
-    """Copies a dynamically linked binary and the libraries ldd lists."""
-    shutil.copy2(binary, os.path.join(root, "bin", os.path.basename(binary)))
+def copy_with_libs(binary, root, bindir="bin"):
+    """Copies a dynamically linked binary to `bindir` and the libraries ldd
+    lists."""
+    shutil.copy2(binary, os.path.join(root, bindir, os.path.basename(binary)))
     out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
     for line in out.splitlines():
         m = re.search(r"(/\S+) \(0x", line)
@@ -83,10 +84,13 @@ def make_initramfs(tree, bdir, out):
         if not fio:
             raise SeriesError("fio is missing: run `scripts/series setup`")
         copy_with_libs(fio, root)
-        blkzone = shutil.which("blkzone") or "/sbin/blkzone"
-        if not os.path.exists(blkzone):
-            raise SeriesError("blkzone is missing: run `scripts/series setup`")
-        copy_with_libs(blkzone, root)
+        # util-linux: zone reports, and discard and zeroout by byte range
+        # (in /usr/sbin: busybox's blkdiscard, without -z, takes /bin).
+        for tool, bindir in (("blkzone", "bin"), ("blkdiscard", "usr/sbin")):
+            path = shutil.which(tool) or f"/sbin/{tool}"
+            if not os.path.exists(path):
+                raise SeriesError(f"{tool} is missing: run `scripts/series setup`")
+            copy_with_libs(path, root, bindir)
         shutil.copy2(os.path.join(TOOL, "vm", "init"), os.path.join(root, "init"))
         os.chmod(os.path.join(root, "init"), 0o755)
         for src, dest in ((VMTESTS, "tests"), (os.path.join(TOOL, "bench"), "bench"),

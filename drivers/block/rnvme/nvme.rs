@@ -95,7 +95,12 @@ pub(crate) mod io {
     pub(crate) const READ: u8 = 0x02;
     /// Write Zeroes.
     pub(crate) const WRITE_ZEROES: u8 = 0x08;
+    /// Dataset Management.
+    pub(crate) const DSM: u8 = 0x09;
 }
+
+/// Dataset Management, Command Dword 11: Attribute - Deallocate.
+pub(crate) const DSM_DEALLOCATE: u32 = 1 << 2;
 
 /// Identify CNS values.
 pub(crate) mod cns {
@@ -244,6 +249,9 @@ pub(crate) struct IdCtrl {
 
 /// OACS: Doorbell Buffer Config.
 pub(crate) const OACS_DBBUF: u16 = 1 << 8;
+
+/// ONCS: Dataset Management.
+pub(crate) const ONCS_DSM: u16 = 1 << 2;
 
 /// ONCS: Write Zeroes.
 pub(crate) const ONCS_WRITE_ZEROES: u16 = 1 << 3;

@@ -394,6 +394,20 @@ impl IoQueue {
         Ok(())
     }
 
+    /// Points `cmd`, a Dataset Management command, at one range of `nlb`
+    /// blocks from `slba`, which it writes to the PRP list page of `tag`.
+    pub(crate) fn set_dsm_range(&self, tag: u32, slba: u64, nlb: u32, cmd: &mut Command) -> Result {
+        let tag = tag as usize;
+        let chunk = self.prps.get(tag / PRP_PAGES_PER_CHUNK).ok_or(EINVAL)?;
+        let base = (tag % PRP_PAGES_PER_CHUNK) * PRP_PER_PAGE;
+        // A range is 16 bytes: context attributes, the number of blocks,
+        // the first block.
+        io_write!(chunk, [try: base], (u64::from(nlb) << 32).to_le());
+        io_write!(chunk, [try: base + 1], slba.to_le());
+        cmd.prp1 = io_project!(chunk, [try: base]).dma_address().to_le();
+        Ok(())
+    }
+
     /// Submits `cmd`, the command of `rq`, which goes to the device. Tells
     /// the controller at once if `last`, otherwise with the next command or
     /// [`IoQueue::commit`].

@@ -161,10 +161,22 @@ impl Operations for Rnvme {
             mq::Command::Write => (nvme::io::WRITE, true),
             mq::Command::Flush => (nvme::io::FLUSH, false),
             mq::Command::WriteZeroes => (nvme::io::WRITE_ZEROES, false),
+            mq::Command::Discard => (nvme::io::DSM, false),
             _ => return Err(mq::Rejected::new(rq, EOPNOTSUPP)),
         };
         let mut cmd = Command::new(opcode, ns.nsid);
-        if opcode != nvme::io::FLUSH {
+        if opcode == nvme::io::DSM {
+            // The disk has one discard segment per request: one range.
+            let blocks = rq.bytes() >> ns.lba_shift;
+            let range = match blocks {
+                0 => Err(EIO),
+                _ => queue.set_dsm_range(rq.tag(), ns.lba(rq.sector()), blocks, &mut cmd),
+            };
+            if let Err(e) = range {
+                return Err(mq::Rejected::new(rq, e));
+            }
+            cmd.cdw11 = nvme::DSM_DEALLOCATE.to_le();
+        } else if opcode != nvme::io::FLUSH {
             let lba = ns.lba(rq.sector());
             let blocks = rq.bytes() >> ns.lba_shift;
             if blocks == 0 {
@@ -531,6 +543,11 @@ impl Controller {
                 .write_cache(id.vwc)
                 .fua(id.vwc)
                 .parent(dev.as_ref());
+            if id.oncs & nvme::ONCS_DSM != 0 {
+                // One range per request, of up to what a request's length
+                // (32 bits of bytes) describes.
+                builder = builder.discard(u32::MAX >> 9, block);
+            }
             if id.oncs & nvme::ONCS_WRITE_ZEROES != 0 {
                 builder = builder.max_write_zeroes_sectors((max_transfer >> 9) as u32);
             }

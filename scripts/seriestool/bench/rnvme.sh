@@ -63,7 +63,7 @@ workloads=$(for rw in randread randwrite; do for bs in 4k 128k; do for qd in 1 3
 	echo "$rw $bs $qd"; done; done; done)
 
 echo "BENCH-PLAN $(echo "$workloads" |
-	awk '{ printf "%s%s-%s-qd%s", NR > 1 ? "," : "", $1, $2, $3 }')"
+	awk '{ printf "%s%s-%s-qd%s", (NR > 1 ? "," : ""), $1, $2, $3 }')"
 
 ios=$(arg profile)
 if [ -n "$ios" ]; then

@@ -18,6 +18,27 @@ for ns in 1 2; do
 	echo "rnvme0n$ns: fio verify passed"
 done
 
+# Discard (Dataset Management) and write zeroes: the ranges read back as
+# zeroes, the data around them is intact.
+d=/dev/rnvme0n2
+mib=1048576
+[ "$(cat /sys/block/rnvme0n2/queue/discard_max_bytes)" -gt 0 ] || fail "no discard on rnvme0n2"
+[ "$(cat /sys/block/rnvme0n2/queue/write_zeroes_max_bytes)" -gt 0 ] || fail "no write zeroes on rnvme0n2"
+dd if=/dev/urandom of=/tmp/pat bs=1M count=4 2> /dev/null
+dd if=/tmp/pat of=$d bs=1M seek=100 oflag=direct 2> /dev/null || fail "write the pattern"
+/usr/sbin/blkdiscard -o $((101 * mib)) -l $mib $d || fail "blkdiscard"
+/usr/sbin/blkdiscard -z -o $((102 * mib)) -l $((mib / 2)) $d || fail "blkdiscard -z (write zeroes)"
+dd if=$d of=/tmp/back bs=1M skip=100 count=4 iflag=direct 2> /dev/null || fail "read back"
+# part FILE OFFSET_KIB LEN_KIB: md5 of that part of FILE.
+part() { dd if=$1 bs=1k skip=$2 count=$3 2> /dev/null | md5sum | cut -d' ' -f1; }
+zero=$(dd if=/dev/zero bs=1k count=1024 2> /dev/null | md5sum | cut -d' ' -f1)
+half=$(dd if=/dev/zero bs=1k count=512 2> /dev/null | md5sum | cut -d' ' -f1)
+[ "$(part /tmp/back 0 1024)" = "$(part /tmp/pat 0 1024)" ] || fail "data before the discard changed"
+[ "$(part /tmp/back 1024 1024)" = "$zero" ] || fail "discarded range does not read zeroes"
+[ "$(part /tmp/back 2048 512)" = "$half" ] || fail "write zeroes range does not read zeroes"
+[ "$(part /tmp/back 2560 1536)" = "$(part /tmp/pat 2560 1536)" ] || fail "data after the zeroed ranges changed"
+echo "discard and write zeroes: zeroes where asked, data around intact"
+
 # Data written before an unbind is there after the next bind, and before
 # an rmmod after the next modprobe.
 instance=0
