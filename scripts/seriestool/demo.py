@@ -9,9 +9,10 @@ from . import vm
 from .common import SeriesError
 
 # Each device of the demo: (device, driver, language).
+# "nvme" stands for the C nvme disk, whose name a DEMO-NAME line gives.
 DEVICES = (("nullb0", "null_blk", "C"), ("rnullb0", "rnull", "Rust"),
-           ("nvme0n1", "nvme", "C"))
-LINE_RE = re.compile(r"^DEMO-(DEV|VERIFY|IOPS|PARAMS) (.*)$")
+           ("nvme", "nvme", "C"), ("rnvme0n1", "rnvme", "Rust"))
+LINE_RE = re.compile(r"^DEMO-(DEV|VERIFY|IOPS|PARAMS|NAME) (.*)$")
 
 
 def parse(console):
@@ -24,6 +25,10 @@ def parse(console):
             continue
         if m.group(1) == "PARAMS":
             params = m.group(2)
+            continue
+        if m.group(1) == "NAME":
+            label, name = m.group(2).split()
+            found.setdefault(label, {})["name"] = name
             continue
         dev, *fields = m.group(2).split()
         found.setdefault(dev, {})[m.group(1).lower()] = fields
@@ -52,18 +57,21 @@ def table(found, params):
         iops, secs = found[dev]["iops"]
         if verdict != "ok":
             failed.append(dev)
-        rows.append(f"{'/dev/' + dev:<13} {driver:<9} {lang:<5} {size(int(nbytes)):>8} "
+        name = found[dev].get("name", dev)
+        rows.append(f"{'/dev/' + name:<13} {driver:<9} {lang:<5} {size(int(nbytes)):>8} "
                     f"{queues:>6}  {sched:<10} {bs:>5}  {verdict + ' ' + vsize:<12} "
                     f"{int(iops) / 1000:>11.1f}k IOPS")
     if failed:
         raise SeriesError("fio found bad data on " + ", ".join(failed) + "\n" + "\n".join(rows))
     c, rust = int(found["nullb0"]["iops"][0]), int(found["rnullb0"]["iops"][0])
+    cv, rv = int(found["nvme"]["iops"][0]), int(found["rnvme0n1"]["iops"][0])
     rows += ["",
              f"null_blk and rnull were loaded with the same parameters: {params}.",
              "fio verify: random 4k writes with crc32c headers, read back and checked.",
-             f"rnull / null_blk: {rust / c:.2f} (one {found['nullb0']['iops'][1]} s run each, "
-             "wall clock under QEMU TCG on this host).",
-             "A measured A/B with confidence intervals: scripts/series bench rnull --icount"]
+             f"rnull / null_blk: {rust / c:.2f}, rnvme / nvme: {rv / cv:.2f} (one "
+             f"{found['nullb0']['iops'][1]} s run each, wall clock under QEMU TCG on this host).",
+             "Measured A/Bs with confidence intervals: scripts/series bench rnull --icount,",
+             "scripts/series bench rnvme --icount"]
     return "\n".join(rows)
 
 

@@ -37,9 +37,12 @@ class NvmeController:
     serial: str = "rseries0"
     namespaces: int = 2
     mib: int = 128
+    # More properties of the controller, e.g. "max_ioqpairs=1,msix_qsize=1".
+    options: str = ""
 
     def qemu_args(self, tmpdir):
-        args = ["-device", f"nvme,id={self.id},serial={self.serial}"]
+        options = f",{self.options}" if self.options else ""
+        args = ["-device", f"nvme,id={self.id},serial={self.serial}{options}"]
         for i in range(self.namespaces):
             img = os.path.join(tmpdir, f"{self.id}n{i + 1}.img")
             with open(img, "wb") as f:
@@ -51,9 +54,12 @@ class NvmeController:
 
 
 # The devices of the test VM: pci-testdev, a controller for the C nvme
-# driver and one that the rnvme tests take over with driver_override.
+# driver and two that the rnvme tests take over with driver_override, one
+# like the first and one that grants a single I/O queue and MSI-X vector.
 VM_DEVICES = (PciTestdev(), NvmeController(),
-              NvmeController(id="nvme1", serial="rnvme0"))
+              NvmeController(id="nvme1", serial="rnvme0"),
+              NvmeController(id="nvme2", serial="rnvme1", namespaces=1, mib=64,
+                             options="max_ioqpairs=1,msix_qsize=1"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -40,11 +40,16 @@ class VmConsoleTest(unittest.TestCase):
     def test_qemu_always_gets_timeout_free_flags_and_nvme_namespaces(self):
         with tempfile.TemporaryDirectory() as tmp:
             args = [a for d in profiles.VM.devices for a in d.qemu_args(tmp)]
-            self.assertEqual(len([f for f in os.listdir(tmp) if f.endswith(".img")]), 2)
+            # Two namespaces each on the controllers for C nvme and rnvme,
+            # one on the controller with a single queue and vector.
+            self.assertEqual(len([f for f in os.listdir(tmp) if f.endswith(".img")]), 5)
         cmd = vm.qemu_cmd("bz", "rd", "console=ttyS0", args)
         self.assertIn("tcg,thread=multi", cmd)
         self.assertNotIn("kvm", " ".join(cmd))
-        self.assertEqual(sum(1 for a in cmd if a.startswith("nvme-ns,")), 2)
+        self.assertEqual(sum(1 for a in cmd if a.startswith("nvme-ns,")), 5)
+        self.assertIn("nvme,id=nvme2,serial=rnvme1,max_ioqpairs=1,msix_qsize=1", cmd)
+        # The drives discard, so that a deallocated range reads zeroes.
+        self.assertTrue(all("discard=unmap" in a for a in cmd if a.startswith("file=")))
         self.assertEqual(cmd[cmd.index("pci-testdev") - 1], "-device")
 
     def test_icount_runs_one_vcpu_thread_on_instruction_time(self):

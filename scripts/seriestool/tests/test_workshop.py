@@ -222,12 +222,15 @@ class ClippyCratesTest(unittest.TestCase):
 class DemoTest(unittest.TestCase):
     CONSOLE = "\n".join([
         "DEMO-PARAMS nr_devices=1 gb=1 memory_backed=1",
+        "DEMO-NAME nvme nvme1n1",
         "DEMO-DEV nullb0 1073741824 2 none 512",
         "DEMO-DEV rnullb0 1073741824 2 none 512",
-        "DEMO-DEV nvme0n1 134217728 2 none 512",
+        "DEMO-DEV nvme 134217728 2 none 512",
+        "DEMO-DEV rnvme0n1 134217728 2 none 512",
         "DEMO-VERIFY nullb0 ok 32M", "DEMO-VERIFY rnullb0 ok 32M",
-        "DEMO-VERIFY nvme0n1 ok 32M",
-        "DEMO-IOPS nullb0 40000 3", "DEMO-IOPS rnullb0 42000 3", "DEMO-IOPS nvme0n1 9000 3",
+        "DEMO-VERIFY nvme ok 32M", "DEMO-VERIFY rnvme0n1 ok 32M",
+        "DEMO-IOPS nullb0 40000 3", "DEMO-IOPS rnullb0 42000 3", "DEMO-IOPS nvme 9000 3",
+        "DEMO-IOPS rnvme0n1 9900 3",
     ])
 
     def test_table_side_by_side(self):
@@ -235,10 +238,12 @@ class DemoTest(unittest.TestCase):
         self.assertIn("/dev/rnullb0", text)
         self.assertIn("1 GiB", text)
         self.assertIn("rnull / null_blk: 1.05", text)
+        self.assertIn("rnvme / nvme: 1.10", text)
+        self.assertIn("/dev/nvme1n1", text)
 
     def test_missing_or_bad_device_is_an_error(self):
-        short = "\n".join(l for l in self.CONSOLE.splitlines() if "nvme0n1" not in l)
-        with self.assertRaisesRegex(SeriesError, "nvme0n1"):
+        short = "\n".join(l for l in self.CONSOLE.splitlines() if "rnvme0n1" not in l)
+        with self.assertRaisesRegex(SeriesError, "rnvme0n1"):
             demo.table(*demo.parse(short))
         bad = self.CONSOLE.replace("DEMO-VERIFY rnullb0 ok", "DEMO-VERIFY rnullb0 FAILED")
         with self.assertRaisesRegex(SeriesError, "bad data on rnullb0"):

@@ -1,14 +1,25 @@
 # SPDX-License-Identifier: GPL-2.0
-# C nvme driver on QEMU's NVMe controller: both namespaces appear and keep
-# the data written to them.
+# C nvme driver on QEMU's NVMe controller (serial rseries0; the VM has more,
+# probed in any order): both namespaces appear and keep the data written to
+# them.
 . /tests/lib.sh
 
-wait_dev /dev/nvme0n1
-wait_dev /dev/nvme0n2
-model=$(cat /sys/class/nvme/nvme0/model)
-echo "nvme0: model '$model', namespaces: $(ls /sys/class/nvme/nvme0 | grep -c '^nvme0n')"
+ctrl=
+for _ in $(seq 100); do
+	for c in /sys/class/nvme/nvme*; do
+		read -r serial < $c/serial 2> /dev/null
+		[ "$serial" = rseries0 ] && ctrl=$(basename $c)
+	done
+	[ -n "$ctrl" ] && break
+	sleep 0.1
+done
+[ -n "$ctrl" ] || fail "no C nvme controller with serial rseries0"
+wait_dev /dev/${ctrl}n1
+wait_dev /dev/${ctrl}n2
+model=$(cat /sys/class/nvme/$ctrl/model)
+echo "$ctrl: model '$model', namespaces: $(ls /sys/class/nvme/$ctrl | grep -c "^${ctrl}n")"
 case $model in QEMU*) ;; *) fail "unexpected model '$model'" ;; esac
 for ns in 1 2; do
-	fio_verify /dev/nvme0n$ns 32M || fail "fio verify on nvme0n$ns"
-	echo "nvme0n$ns: fio verify of 32M passed"
+	fio_verify /dev/${ctrl}n$ns 32M || fail "fio verify on ${ctrl}n$ns"
+	echo "${ctrl}n$ns: fio verify passed"
 done
