@@ -38,9 +38,11 @@ use kernel::{
         },
         new_mutex,
         new_spinlock,
+        new_spinlock_irq,
         Arc,
         Mutex,
-        SpinLock, //
+        SpinLock,
+        SpinLockIrq, //
     },
     time::{
         delay::fsleep,
@@ -287,7 +289,10 @@ pub(crate) struct IoQueue {
     #[pin]
     sq_state: SpinLock<SqState>,
     #[pin]
-    cq_state: SpinLock<CqPos>,
+    /// Taken in the interrupt handler of an interrupt-driven queue, and by
+    /// pollers (with interrupts on) of a poll queue: interrupts are off
+    /// while it is held, so that lockdep sees one usage for all queues.
+    cq_state: SpinLockIrq<CqPos>,
 }
 
 impl IoQueue {
@@ -328,7 +333,7 @@ impl IoQueue {
                 sq_doorbell,
                 cq_doorbell,
                 sq_state <- new_spinlock!(SqState { tail: 0, rung: 0 }),
-                cq_state <- new_spinlock!(CqPos::new()),
+                cq_state <- new_spinlock_irq!(CqPos::new()),
             }),
             GFP_KERNEL,
         )

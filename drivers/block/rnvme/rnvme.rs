@@ -65,6 +65,9 @@ use queue::{
 /// Entries of each I/O queue, as C nvme's default `io_queue_depth`.
 const IO_QUEUE_DEPTH: u32 = 1024;
 
+/// Largest number of I/O queues rnvme asks for.
+const MAX_IO_QUEUES: u32 = 128;
+
 /// Largest number of DMA segments of a request (C `NVME_MAX_SEGS`).
 const MAX_SEGMENTS: u16 = 128;
 
@@ -95,6 +98,9 @@ struct Namespace {
     /// The controller's I/O queues; blk-mq hardware queue `i` is queue
     /// `i + 1`.
     queues: KVec<Arc<IoQueue>>,
+    /// The tag set of the controller's disks, which poll queues take their
+    /// completed requests back from.
+    tags: Arc<TagSet<Rnvme>>,
 }
 
 impl Namespace {
@@ -110,19 +116,30 @@ struct QueueIrq {
     tags: Arc<TagSet<Rnvme>>,
 }
 
+/// Takes the request of the completion `cqe` on `queue` back from the
+/// device, and returns it with the status of the completion.
+fn completed(
+    tags: &TagSet<Rnvme>,
+    queue: &IoQueue,
+    cqe: &nvme::Completion,
+) -> Option<(mq::OwnedRequest<Rnvme>, Result)> {
+    let qid = queue.qid;
+    let id = u16::from_le(cqe.command_id);
+    let (tag, turn) = (u32::from(id & 0xfff), u32::from(id >> 12));
+    match tags.take_from_device(u32::from(qid - 1), tag, |t| t & 0xf == turn) {
+        Some(rq) => Some((rq, nvme::status_result(cqe.status))),
+        None => {
+            pr_err!("rnvme: completion for unknown command {id:#x} on queue {qid}\n");
+            None
+        }
+    }
+}
+
 impl irq::Handler for QueueIrq {
     fn handle(&self) -> irq::IrqReturn {
-        let qid = self.queue.qid;
-        let hw_queue = u32::from(qid - 1);
         let found = self.queue.process(|cqe| {
-            let id = u16::from_le(cqe.command_id);
-            let (tag, turn) = (u32::from(id & 0xfff), u32::from(id >> 12));
-            match self
-                .tags
-                .take_from_device(hw_queue, tag, |t| t & 0xf == turn)
-            {
-                Some(rq) => rq.end(nvme::status_result(cqe.status)),
-                None => pr_err!("rnvme: completion for unknown command {id:#x} on queue {qid}\n"),
+            if let Some((rq, status)) = completed(&self.tags, &self.queue, cqe) {
+                rq.end(status);
             }
         });
         if found {
@@ -211,6 +228,21 @@ impl Operations for Rnvme {
 
     fn complete(rq: mq::OwnedRequest<Self>) {
         rq.end_ok();
+    }
+
+    fn poll(
+        queue: ArcBorrow<'_, IoQueue>,
+        ns: ArcBorrow<'_, Namespace>,
+        batch: &mut mq::CompletionBatch<'_>,
+    ) -> u32 {
+        let mut ended = 0;
+        queue.process(|cqe| {
+            if let Some((rq, status)) = completed(&ns.tags, &queue, cqe) {
+                rq.end_in_batch(status, batch);
+                ended += 1;
+            }
+        });
+        ended
     }
 }
 
@@ -327,16 +359,25 @@ impl Controller {
     }
 
     /// Creates I/O queue pair `queue` on the controller, with its
-    /// completions on interrupt vector `vector`.
-    fn create_queue(admin: &AdminQueue, bar: &Bar<'_>, queue: &IoQueue, vector: u32) -> Result {
+    /// completions on interrupt vector `vector`, or polled if [`None`].
+    fn create_queue(
+        admin: &AdminQueue,
+        bar: &Bar<'_>,
+        queue: &IoQueue,
+        vector: Option<u32>,
+    ) -> Result {
         let qid = u32::from(queue.qid);
         let size = u32::from(queue.depth() - 1) << 16;
         let (sq, cq) = queue.addresses();
         let mut cmd = Command::new(nvme::admin::CREATE_CQ, 0);
         cmd.prp1 = cq.to_le();
         cmd.cdw10 = (size | qid).to_le();
-        // Interrupts enabled, physically contiguous.
-        cmd.cdw11 = ((vector << 16) | 0x3).to_le();
+        // Physically contiguous, with interrupts on that vector if any.
+        cmd.cdw11 = match vector {
+            Some(vector) => (vector << 16) | 0x3,
+            None => 0x1,
+        }
+        .to_le();
         admin.run(bar, cmd)?;
         let mut cmd = Command::new(nvme::admin::CREATE_SQ, 0);
         cmd.prp1 = sq.to_le();
@@ -394,19 +435,29 @@ impl Controller {
             BStr::from_bytes(&id.subnqn)
         );
 
-        let cpus = kernel::cpu::nr_cpu_ids().max(1);
-        let wanted = cpus.min(64);
+        // As C nvme: a queue per CPU and the poll queues asked for, as far
+        // as the controller grants them; at least one queue takes
+        // interrupts.
+        let cpus = kernel::cpu::nr_cpu_ids().clamp(1, 64);
+        let poll = module_parameters::poll_queues.value();
+        let wanted = cpus.saturating_add(poll).min(MAX_IO_QUEUES);
         let granted = Self::set_queue_count(&admin, regs, wanted)?;
+        let poll = poll.min(granted - 1);
         let affinity = pci::IrqAffinity::new().pre_vectors(1);
-        let vectors =
-            dev.alloc_irq_vectors_managed(1, granted + 1, pci::IrqTypes::all(), Some(affinity))?;
-        // One vector each for the admin queue and every I/O queue, or all on
-        // the one vector there is.
-        let (nr_io, shared) = if vectors.len() > 1 {
-            (granted.min(vectors.len() - 1), false)
+        let vectors = dev.alloc_irq_vectors_managed(
+            1,
+            granted - poll + 1,
+            pci::IrqTypes::all(),
+            Some(affinity),
+        )?;
+        // One vector each for the admin queue and every interrupt-driven
+        // I/O queue, or all on the one vector there is.
+        let (nr_irq, shared) = if vectors.len() > 1 {
+            ((granted - poll).min(vectors.len() - 1), false)
         } else {
             (1, true)
         };
+        let nr_io = nr_irq + poll;
         let depth = IO_QUEUE_DEPTH.min(cap.max_queue_entries()).max(2);
 
         // Shadow doorbells, as C nvme uses them: without them every command
@@ -431,7 +482,12 @@ impl Controller {
                 cap.doorbell_stride(),
                 shadow.as_ref(),
             )?;
-            let vector = if shared { 0 } else { qid };
+            // The poll queues come last, as blk-mq maps them.
+            let vector = match qid {
+                qid if qid > nr_irq => None,
+                _ if shared => Some(0),
+                qid => Some(qid),
+            };
             Self::create_queue(&admin, regs, &queue, vector)?;
             queues.push(queue, GFP_KERNEL)?;
         }
@@ -444,14 +500,16 @@ impl Controller {
 
         // One tag fewer than entries: a full submission queue is never
         // mistaken for an empty one.
-        let config = TagSetConfig::new(nr_io, depth - 1).numa_node(dev.numa_node())?;
+        let config = TagSetConfig::new(nr_io, depth - 1)
+            .poll_queues(poll)
+            .numa_node(dev.numa_node())?;
         let tags = Arc::pin_init(
             TagSet::with_dma(config, dev.as_ref(), MAX_SEGMENTS),
             GFP_KERNEL,
         )?;
 
         let mut irqs = KVec::new();
-        for queue in &queues {
+        for queue in queues.iter().take(nr_irq as usize) {
             let vector = if shared { 0 } else { u32::from(queue.qid) };
             let flags = if shared {
                 irq::Flags::SHARED
@@ -529,6 +587,7 @@ impl Controller {
                     nsid,
                     lba_shift: ns.lba_shift,
                     queues: ns_queues,
+                    tags: tags.clone(),
                 },
                 GFP_KERNEL,
             )?;
@@ -602,4 +661,10 @@ kernel::module_pci_driver! {
     authors: ["Rust for Linux"],
     description: "Rust NVMe PCI driver",
     license: "GPL v2",
+    params: {
+        poll_queues: u32 {
+            default: 0,
+            description: "Number of queues to use for polled I/O (as C nvme's)",
+        },
+    },
 }

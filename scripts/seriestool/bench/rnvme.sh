@@ -17,12 +17,8 @@ reps=$(arg reps); reps=${reps:-5}
 runtime=$(arg runtime); runtime=${runtime:-3}
 sides="C Rust"
 
-cdev=
-for c in /sys/class/nvme/nvme*; do
-	read -r serial < $c/serial
-	[ "$serial" = rseries0 ] && cdev=$(basename $c)n1
-done
-[ -n "$cdev" ] || fail "no C nvme controller with serial rseries0"
+cdev=$(nvme_ctrl rseries0)n1
+[ "$cdev" != n1 ] || fail "no C nvme controller with serial rseries0"
 echo 0 > /sys/module/nvme/parameters/sgl_threshold || fail "sgl_threshold 0"
 rnvme_take
 rnvme_wait 0

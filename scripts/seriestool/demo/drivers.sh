@@ -14,11 +14,7 @@ modprobe null_blk $params || fail "modprobe null_blk $params"
 modprobe rnull_mod $params || fail "modprobe rnull_mod $params"
 wait_dev /dev/nullb0
 wait_dev /dev/rnullb0
-ctrl=
-for c in /sys/class/nvme/nvme*; do
-	read -r serial < $c/serial
-	[ "$serial" = rseries0 ] && ctrl=$(basename $c)
-done
+ctrl=$(nvme_ctrl rseries0)
 [ -n "$ctrl" ] || fail "no C nvme controller with serial rseries0"
 wait_dev /dev/${ctrl}n1
 rnvme_take

@@ -130,6 +130,30 @@ gone_fd_write() {
 	grep -q "No such device" /tmp/w.err || fail "write after removal: $(cat /tmp/w.err)"
 }
 
+# nvme_ctrl SERIAL: prints the C nvme controller (nvmeN) of the QEMU NVMe
+# controller with serial SERIAL, waiting up to 10 s for the C driver to
+# probe it; prints nothing if there is none.
+nvme_ctrl() {
+	for _ in $(seq 100); do
+		for c in /sys/class/nvme/nvme*; do
+			read -r serial < $c/serial 2> /dev/null
+			[ "$serial" = "$1" ] && { basename $c; return 0; }
+		done
+		sleep 0.1
+	done
+}
+
+# nvme_to_rnvme SERIAL: moves the QEMU NVMe controller with serial SERIAL
+# from the C nvme driver to rnvme's driver_override (rnvme binds it when it
+# loads or is told to bind it); sets bdf to its PCI address.
+nvme_to_rnvme() {
+	ctrl=$(nvme_ctrl $1)
+	[ -n "$ctrl" ] || fail "no C nvme controller with serial $1"
+	bdf=$(basename "$(readlink -f /sys/class/nvme/$ctrl/device)")
+	echo "$bdf" > /sys/bus/pci/drivers/nvme/unbind || fail "unbind $bdf from nvme"
+	echo rnvme > /sys/bus/pci/devices/$bdf/driver_override || fail "driver_override"
+}
+
 # rnvme_take: gives rnvme, freshly loaded (its first controller is
 # instance 0), the QEMU NVMe controller with serial rnvme0: the first time
 # by unbinding it from the C nvme driver and pointing its driver_override
@@ -139,15 +163,7 @@ rnvme_take() {
 	for d in /sys/bus/pci/devices/*; do
 		[ "$(cat $d/driver_override)" = rnvme ] && bdf=$(basename $d)
 	done
-	if [ -z "$bdf" ]; then
-		for c in /sys/class/nvme/nvme*; do
-			read -r serial < $c/serial
-			[ "$serial" = rnvme0 ] && bdf=$(basename "$(readlink -f $c/device)")
-		done
-		[ -n "$bdf" ] || fail "no C nvme controller with serial rnvme0"
-		echo "$bdf" > /sys/bus/pci/drivers/nvme/unbind || fail "unbind $bdf from nvme"
-		echo rnvme > /sys/bus/pci/devices/$bdf/driver_override || fail "driver_override"
-	fi
+	[ -n "$bdf" ] || nvme_to_rnvme rnvme0
 	if grep -q '^rnvme_mod ' /proc/modules; then
 		rmmod rnvme_mod || fail "rmmod rnvme_mod"
 	fi

@@ -4,15 +4,7 @@
 # them.
 . /tests/lib.sh
 
-ctrl=
-for _ in $(seq 100); do
-	for c in /sys/class/nvme/nvme*; do
-		read -r serial < $c/serial 2> /dev/null
-		[ "$serial" = rseries0 ] && ctrl=$(basename $c)
-	done
-	[ -n "$ctrl" ] && break
-	sleep 0.1
-done
+ctrl=$(nvme_ctrl rseries0)
 [ -n "$ctrl" ] || fail "no C nvme controller with serial rseries0"
 wait_dev /dev/${ctrl}n1
 wait_dev /dev/${ctrl}n2

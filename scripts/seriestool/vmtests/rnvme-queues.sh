@@ -6,14 +6,10 @@
 
 rnvme_take
 rnvme_wait 0
-one=
-for c in /sys/class/nvme/nvme*; do
-	read -r serial < $c/serial
-	[ "$serial" = rnvme1 ] && one=$(basename "$(readlink -f $c/device)")
-done
-[ -n "$one" ] || fail "no C nvme controller with serial rnvme1"
-echo "$one" > /sys/bus/pci/drivers/nvme/unbind || fail "unbind $one from nvme"
-echo rnvme > /sys/bus/pci/devices/$one/driver_override || fail "driver_override"
+first=$bdf
+nvme_to_rnvme rnvme1
+one=$bdf
+bdf=$first
 echo "$one" > /sys/bus/pci/drivers/rnvme/bind || fail "bind $one to rnvme"
 wait_dev /dev/rnvme1n1
 readlink -f /sys/block/rnvme1n1 | grep -q "/$one/" || fail "rnvme1n1 is not under $one"

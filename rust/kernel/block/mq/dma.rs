@@ -30,19 +30,24 @@ use core::{
     marker::PhantomData, //
 };
 
-/// The DMA state of a request, in its PDU.
+/// The DMA state of a request, in its PDU: a pointer, null for the
+/// requests of a tag set without a DMA device, so that those requests
+/// carry no more than it.
+pub(crate) struct RequestDma(Option<KBox<DmaState>>);
+
+/// The DMA state of a request of a tag set with a DMA device.
 ///
 /// # Invariants
 ///
-/// - `sg` is empty, or an initialized table whose entries are those of the
-///   DMA device of the request's tag set, `dev`.
-/// - `dev` is null if `sg` is empty, and otherwise the device the tag set
-///   holds a reference to, which lives as long as the request.
+/// - `sg` is an initialized table of at least one entry, for the DMA device
+///   of the request's tag set, `dev`.
+/// - `dev` is the device the tag set holds a reference to, which lives as
+///   long as the request.
 /// - `nents` is the number of entries of `sg` mapped for `dev` while the
 ///   request is mapped, and 0 otherwise. Only the owner of the request
 ///   ([`OwnedRequest`], or the code that gives the request back to the block
 ///   layer) accesses it.
-pub(crate) struct RequestDma {
+struct DmaState {
     sg: KVec<bindings::scatterlist>,
     dev: *mut bindings::device,
     nents: UnsafeCell<u32>,
@@ -51,37 +56,36 @@ pub(crate) struct RequestDma {
 // SAFETY: `sg` and `nents` are only used by the owner of the request (type
 // invariant), which may be on any thread; `dev` is a device pointer that is
 // valid everywhere.
-unsafe impl Send for RequestDma {}
+unsafe impl Send for DmaState {}
 
 // SAFETY: Shared references to a request do not reach `sg` or `nents` (type
 // invariant); `dev` is only read.
-unsafe impl Sync for RequestDma {}
+unsafe impl Sync for DmaState {}
 
 impl RequestDma {
     /// The state of a request of a tag set without DMA.
     pub(crate) const fn none() -> Self {
-        // INVARIANT: No table, no device, not mapped.
-        Self {
-            sg: KVec::new(),
-            dev: core::ptr::null_mut(),
-            nents: UnsafeCell::new(0),
-        }
+        Self(None)
     }
 
     /// The state of a request whose data may be mapped for `dev`, in up to
-    /// `max_segments` segments.
+    /// `max_segments` segments (at least one).
     pub(crate) fn new(dev: &crate::device::Device, max_segments: u16) -> Result<Self> {
         let zeroed: bindings::scatterlist = pin_init::zeroed();
         let mut sg = KVec::from_elem(zeroed, max_segments.into(), GFP_NOIO)?;
+        if sg.is_empty() {
+            return Err(EINVAL);
+        }
         // SAFETY: `sg` has `max_segments` entries.
         unsafe { bindings::sg_init_table(sg.as_mut_ptr(), max_segments.into()) };
         // INVARIANT: An initialized table for `dev`, which the tag set holds
         // (the only caller passes the tag set's device), not mapped.
-        Ok(Self {
+        let state = DmaState {
             sg,
             dev: dev.as_raw(),
             nents: UnsafeCell::new(0),
-        })
+        };
+        Ok(Self(Some(KBox::new(state, GFP_NOIO)?)))
     }
 
     /// Undoes the mapping of the data of `rq`, if it is mapped.
@@ -92,8 +96,11 @@ impl RequestDma {
     /// owns alone, and the device must be done with the mapped data.
     #[inline]
     pub(crate) unsafe fn unmap(&self, rq: *mut bindings::request) {
+        let Some(state) = &self.0 else {
+            return;
+        };
         // SAFETY: The caller owns the request, so it alone reaches `nents`.
-        let nents = unsafe { *self.nents.get() };
+        let nents = unsafe { *state.nents.get() };
         if nents == 0 {
             return;
         }
@@ -102,13 +109,13 @@ impl RequestDma {
         // operation does not change while the driver owns it.
         unsafe {
             bindings::dma_unmap_sg_attrs(
-                self.dev,
-                self.sg.as_ptr().cast_mut(),
+                state.dev,
+                state.sg.as_ptr().cast_mut(),
                 nents as i32,
                 direction(rq),
                 0,
             );
-            *self.nents.get() = 0;
+            *state.nents.get() = 0;
         }
     }
 }
@@ -205,10 +212,9 @@ impl<T: Operations> OwnedRequest<T> {
     /// [`TagSet::with_dma`]: super::TagSet::with_dma
     pub fn dma_map(&mut self) -> Result<DmaSegments<'_>> {
         let rq = self.as_raw();
-        let dma = &self.wrapper_ref().dma;
-        if dma.sg.is_empty() {
+        let Some(dma) = &self.wrapper_ref().dma.0 else {
             return Err(EINVAL);
-        }
+        };
         // SAFETY: `self` owns the request alone, so it alone reaches `nents`.
         if unsafe { *dma.nents.get() } != 0 {
             return Err(EBUSY);
