@@ -165,7 +165,7 @@ rnvme_take() {
 	done
 	[ -n "$bdf" ] || nvme_to_rnvme rnvme0
 	if grep -q '^rnvme_mod ' /proc/modules; then
-		rmmod rnvme_mod || fail "rmmod rnvme_mod"
+		rmmod rnvme_mod || fail "rmmod rnvme_mod (loaded by an earlier test)"
 	fi
 	modprobe rnvme_mod || fail "modprobe rnvme_mod"
 }

@@ -5,6 +5,8 @@
 . /tests/lib.sh
 
 rnvme_take
+# The asynchronous probe holds the module until it is done.
+rnvme_wait 0
 rmmod rnvme_mod || fail "rmmod rnvme_mod"
 modprobe rnvme_mod poll_queues=1 || fail "modprobe rnvme_mod poll_queues=1"
 rnvme_wait 0
