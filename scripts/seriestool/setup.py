@@ -16,6 +16,8 @@ APT_PACKAGES = [
     "qemu-system-x86", "busybox-static", "fio", "cpio", "bc", "flex", "bison", "libelf-dev",
     "libssl-dev", "coccinelle", "kmod", "make", "gcc", "git", "xz-utils",
     "rsync", "util-linux", "ccache",
+    # nvme-cli, which the rnvme-cli VM test runs against rnvme.
+    "nvme-cli",
     # What checkpatch.pl's helpers need: scripts/spdxcheck.py (ply, git)
     # and the --codespell dictionary.
     "python3-ply", "python3-git", "codespell",
@@ -27,6 +29,7 @@ APT_COMMANDS = {
     "busybox": "busybox-static", "fio": "fio", "cpio": "cpio", "bc": "bc", "flex": "flex",
     "bison": "bison", "spatch": "coccinelle", "depmod": "kmod", "make": "make", "gcc": "gcc",
     "xz": "xz-utils", "rsync": "rsync", "blkzone": "util-linux", "ccache": "ccache",
+    "nvme": "nvme-cli",
 }
 APT_FILES = {
     f"/usr/lib/llvm{LLVM_SUFFIX}/lib/libclang.so": f"libclang{LLVM_SUFFIX}-dev",

@@ -84,9 +84,11 @@ def make_initramfs(tree, bdir, out):
         if not fio:
             raise SeriesError("fio is missing: run `scripts/series setup`")
         copy_with_libs(fio, root)
-        # util-linux: zone reports, and discard and zeroout by byte range
-        # (in /usr/sbin: busybox's blkdiscard, without -z, takes /bin).
-        for tool, bindir in (("blkzone", "bin"), ("blkdiscard", "usr/sbin")):
+        # util-linux: zone reports, discard and zeroout by byte range (in
+        # /usr/sbin: busybox's blkdiscard, without -z, takes /bin), and
+        # setpriv to drop capabilities; nvme-cli.
+        for tool, bindir in (("blkzone", "bin"), ("blkdiscard", "usr/sbin"),
+                             ("setpriv", "usr/bin"), ("nvme", "usr/sbin")):
             path = shutil.which(tool) or f"/sbin/{tool}"
             if not os.path.exists(path):
                 raise SeriesError(f"{tool} is missing: run `scripts/series setup`")

@@ -79,6 +79,8 @@ pub(crate) mod admin {
     pub(crate) const CREATE_CQ: u8 = 0x05;
     /// Identify.
     pub(crate) const IDENTIFY: u8 = 0x06;
+    /// Abort.
+    pub(crate) const ABORT: u8 = 0x08;
     /// Set Features.
     pub(crate) const SET_FEATURES: u8 = 0x09;
     /// Doorbell Buffer Config.
@@ -152,10 +154,38 @@ pub(crate) struct Completion {
     pub(crate) status: u16,
 }
 
+/// The command of the admin passthrough ioctls, in the CPU's byte order (C
+/// `struct nvme_passthru_cmd64`; C `struct nvme_passthru_cmd` is the same
+/// up to `rsvd2`, where it has its 32-bit result).
+#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable)]
+#[repr(C)]
+pub(crate) struct PassthruCmd {
+    pub(crate) opcode: u8,
+    pub(crate) flags: u8,
+    pub(crate) rsvd1: u16,
+    pub(crate) nsid: u32,
+    pub(crate) cdw2: u32,
+    pub(crate) cdw3: u32,
+    pub(crate) metadata: u64,
+    pub(crate) addr: u64,
+    pub(crate) metadata_len: u32,
+    pub(crate) data_len: u32,
+    pub(crate) cdw10: u32,
+    pub(crate) cdw11: u32,
+    pub(crate) cdw12: u32,
+    pub(crate) cdw13: u32,
+    pub(crate) cdw14: u32,
+    pub(crate) cdw15: u32,
+    pub(crate) timeout_ms: u32,
+    pub(crate) rsvd2: u32,
+    pub(crate) result: u64,
+}
+
 kernel::transmute_from_zerocopy!(Command, Completion);
 
 const _: () = assert!(core::mem::size_of::<Command>() == 64);
 const _: () = assert!(core::mem::size_of::<Completion>() == 16);
+const _: () = assert!(core::mem::size_of::<PassthruCmd>() == 80);
 
 impl Command {
     /// A command with opcode `opcode` for namespace `nsid`.
@@ -196,6 +226,12 @@ pub(crate) fn status_result(status: u16) -> Result {
     }
 }
 
+/// Whether a command that failed with `status` may be tried again: the
+/// controller did not set Do Not Retry.
+pub(crate) fn may_retry(status: u16) -> bool {
+    u16::from_le(status) & (1 << 15) == 0
+}
+
 /// Reads a little-endian `u16` at `off` of identify data.
 pub(crate) fn le16(data: &[u8], off: usize) -> u16 {
     u16::from_le_bytes([data[off], data[off + 1]])
@@ -224,11 +260,11 @@ pub(crate) fn ascii(data: &[u8], off: usize, len: usize) -> &[u8] {
 
 /// What rnvme uses of the Identify Controller data structure.
 pub(crate) struct IdCtrl {
-    /// Serial Number.
+    /// Serial Number, padded with spaces as the controller has it.
     pub(crate) serial: KVec<u8>,
-    /// Model Number.
+    /// Model Number, padded.
     pub(crate) model: KVec<u8>,
-    /// Firmware Revision.
+    /// Firmware Revision, padded.
     pub(crate) firmware: KVec<u8>,
     /// Maximum Data Transfer Size, a power of two in units of the minimum
     /// page size; 0 for no limit.
@@ -243,12 +279,26 @@ pub(crate) struct IdCtrl {
     pub(crate) vwc: bool,
     /// Optional Admin Command Support.
     pub(crate) oacs: u16,
+    /// SGL Support.
+    pub(crate) sgls: u32,
     /// NVM Subsystem NVMe Qualified Name.
     pub(crate) subnqn: KVec<u8>,
 }
 
 /// OACS: Doorbell Buffer Config.
 pub(crate) const OACS_DBBUF: u16 = 1 << 8;
+
+/// SGLS: SGLs for the NVM command set, with no or dword alignment.
+pub(crate) const SGLS_SUPPORTED: u32 = 0x3;
+
+/// Command flags: the data pointer is an SGL (PSDT 01b).
+pub(crate) const CMD_SGL_METABUF: u8 = 1 << 6;
+
+/// SGL descriptor type: Data Block.
+pub(crate) const SGL_DATA: u64 = 0x0 << 4;
+
+/// SGL descriptor type: Last Segment, a list of Data Block descriptors.
+pub(crate) const SGL_LAST_SEGMENT: u64 = 0x3 << 4;
 
 /// ONCS: Dataset Management.
 pub(crate) const ONCS_DSM: u16 = 1 << 2;
@@ -262,22 +312,29 @@ impl IdCtrl {
         if data.len() < 4096 {
             return Err(EINVAL);
         }
-        let copy = |off, len| -> Result<KVec<u8>> {
+        let copy = |text: &[u8]| -> Result<KVec<u8>> {
             let mut v = KVec::new();
-            v.extend_from_slice(ascii(data, off, len), GFP_KERNEL)?;
+            v.extend_from_slice(text, GFP_KERNEL)?;
             Ok(v)
         };
+        // The fixed-size fields as the controller pads them (up to a NUL),
+        // as C nvme shows them in sysfs.
+        let padded = |off: usize, len: usize| {
+            let field = &data[off..off + len];
+            &field[..field.iter().position(|&c| c == 0).unwrap_or(len)]
+        };
         Ok(Self {
-            serial: copy(4, 20)?,
-            model: copy(24, 40)?,
-            firmware: copy(64, 8)?,
+            serial: copy(padded(4, 20))?,
+            model: copy(padded(24, 40))?,
+            firmware: copy(padded(64, 8))?,
             mdts: data[77],
             cntlid: le16(data, 78),
             oacs: le16(data, 256),
             nn: le32(data, 516),
             oncs: le16(data, 520),
             vwc: data[525] & 1 != 0,
-            subnqn: copy(768, 256)?,
+            sgls: le32(data, 536),
+            subnqn: copy(ascii(data, 768, 256))?,
         })
     }
 }

@@ -39,6 +39,10 @@ use kernel::{
         new_mutex,
         new_spinlock,
         new_spinlock_irq,
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
         Arc,
         Mutex,
         SpinLock,
@@ -61,8 +65,26 @@ pub(crate) type Bar<'a> = pci::Bar<'a, { nvme::BAR_SIZE }>;
 /// Entries of the admin queue.
 pub(crate) const ADMIN_DEPTH: u16 = 32;
 
-/// How long an admin command may take.
-const ADMIN_TIMEOUT: Delta = Delta::from_secs(60);
+/// How long an admin command may take (C nvme's `admin_timeout`).
+pub(crate) const ADMIN_TIMEOUT: Delta = Delta::from_secs(60);
+
+/// The registers of a controller, reached anew for each access: a caller
+/// may sleep between accesses, and an access fails with `ENODEV` once the
+/// driver is unbound.
+#[derive(Clone, Copy)]
+pub(crate) struct Regs<'a>(pub(crate) &'a DevresBar);
+
+impl Regs<'_> {
+    /// Reads the 32-bit register at `offset`.
+    pub(crate) fn read32(self, offset: usize) -> Result<u32> {
+        self.0.try_access().ok_or(ENODEV)?.try_read32(offset)
+    }
+
+    /// Writes `value` to the 32-bit register at `offset`.
+    pub(crate) fn write32(self, value: u32, offset: usize) -> Result {
+        self.0.try_access().ok_or(ENODEV)?.try_write32(value, offset)
+    }
+}
 
 /// Where the position of a completion queue and its phase are.
 struct CqPos {
@@ -73,6 +95,16 @@ struct CqPos {
 impl CqPos {
     fn new() -> Self {
         Self { head: 0, phase: 1 }
+    }
+
+    /// Starts over at the first entry of `cq`, whose entries it clears, as
+    /// a controller that was disabled does.
+    fn reset(&mut self, cq: &Coherent<[Completion]>) -> Result {
+        for i in 0..cq.len() {
+            io_write!(cq, [try: i].status, 0);
+        }
+        *self = Self::new();
+        Ok(())
     }
 
     /// Returns the next completion of `cq` (of `depth` entries) if the
@@ -147,12 +179,40 @@ impl AdminQueue {
         (self.sq.dma_address(), self.cq.dma_address())
     }
 
+    /// Starts the queue over, for a controller that was disabled.
+    pub(crate) fn reset(&self) -> Result {
+        let mut state = self.state.lock();
+        state.tail = 0;
+        state.cq.reset(&self.cq)
+    }
+
     /// Runs `cmd` and returns Dword 0 of its completion.
     ///
     /// Fails with the command's status, or with `ETIMEDOUT` if the
     /// controller does not complete it in time: the caller must then
     /// disable the controller before it frees memory the command points to.
-    pub(crate) fn run(&self, bar: &Bar<'_>, mut cmd: Command) -> Result<u32> {
+    pub(crate) fn run(&self, regs: Regs<'_>, cmd: Command) -> Result<u32> {
+        self.run_for(regs, cmd, ADMIN_TIMEOUT)
+    }
+
+    /// Runs `cmd` as [`AdminQueue::run`] does, waiting for at most
+    /// `timeout`.
+    pub(crate) fn run_for(&self, regs: Regs<'_>, cmd: Command, timeout: Delta) -> Result<u32> {
+        let (status, result) = self.submit_for(regs, cmd, timeout)?;
+        nvme::status_result((status << 1).to_le())?;
+        Ok(result)
+    }
+
+    /// Runs `cmd`, waiting for at most `timeout`, and returns the status
+    /// field of its completion (without the phase tag: 0 for success) and
+    /// Dword 0. Fails only if the command does not complete: see
+    /// [`AdminQueue::run`].
+    pub(crate) fn submit_for(
+        &self,
+        regs: Regs<'_>,
+        mut cmd: Command,
+        timeout: Delta,
+    ) -> Result<(u16, u32)> {
         let mut state = self.state.lock();
         let id = state.next_id;
         state.next_id = state.next_id.wrapping_add(1);
@@ -160,26 +220,29 @@ impl AdminQueue {
         let tail = usize::from(state.tail);
         io_project!(self.sq, [try: tail]).copy_write(cmd);
         state.tail = (state.tail + 1) % ADMIN_DEPTH;
-        bar.write32(state.tail.into(), nvme::REG_DOORBELLS);
+        regs.write32(state.tail.into(), nvme::REG_DOORBELLS)?;
 
         let start = Instant::<Monotonic>::now();
         let mut wait = Delta::from_micros(10);
         loop {
             while let Some(cqe) = state.cq.next(&self.cq, ADMIN_DEPTH) {
-                bar.try_write32(state.cq.head.into(), doorbell(0, true, self.stride))?;
+                regs.write32(state.cq.head.into(), doorbell(0, true, self.stride))?;
                 if u16::from_le(cqe.command_id) == id {
-                    nvme::status_result(cqe.status)?;
-                    return Ok(u32::from_le(cqe.result));
+                    return Ok((u16::from_le(cqe.status) >> 1, u32::from_le(cqe.result)));
                 }
                 pr_warn!(
                     "rnvme: admin completion for unknown command {}\n",
                     cqe.command_id
                 );
             }
-            if bar.read32(nvme::REG_CSTS) & nvme::CSTS_CFS != 0 {
+            let csts = regs.read32(nvme::REG_CSTS)?;
+            if csts == u32::MAX {
+                return Err(ENODEV);
+            }
+            if csts & nvme::CSTS_CFS != 0 {
                 return Err(EIO);
             }
-            if start.elapsed() > ADMIN_TIMEOUT {
+            if start.elapsed() > timeout {
                 return Err(ETIMEDOUT);
             }
             fsleep(wait);
@@ -206,6 +269,16 @@ impl ShadowDoorbells {
             dbs: Coherent::zeroed_slice(dev, entries, GFP_KERNEL)?,
             eis: Coherent::zeroed_slice(dev, entries, GFP_KERNEL)?,
         })
+    }
+
+    /// Clears the doorbells and event indices, for a controller that was
+    /// disabled: its queues start over at entry 0.
+    pub(crate) fn clear(&self) -> Result {
+        for i in 0..self.dbs.len() {
+            io_write!(self.dbs, [try: i], 0);
+            io_write!(self.eis, [try: i], 0);
+        }
+        Ok(())
     }
 
     /// The Doorbell Buffer Config command for these doorbells.
@@ -279,7 +352,11 @@ pub(crate) const PRP_PER_PAGE: usize = (nvme::PAGE_SIZE / 8) as usize;
 pub(crate) struct IoQueue {
     /// The queue ID; the blk-mq hardware queue is `qid - 1`.
     pub(crate) qid: u16,
+    /// The interrupt vector of its completions, [`None`] for a poll queue.
+    pub(crate) vector: Option<u32>,
     depth: u16,
+    /// Set when the controller is dead: requests fail at once.
+    dead: Atomic<bool>,
     sq: Coherent<[Command]>,
     cq: Coherent<[Completion]>,
     prps: KVec<Coherent<[u64]>>,
@@ -297,13 +374,16 @@ pub(crate) struct IoQueue {
 
 impl IoQueue {
     /// Allocates queue `qid` with `depth` entries for the controller `dev`,
-    /// whose BAR `bar` is `bar_len` long, with `shadow` doorbells if the
-    /// controller has them.
+    /// whose BAR `bar` is `bar_len` long, with its completions on interrupt
+    /// `vector` (or polled), and `shadow` doorbells if the controller has
+    /// them.
+    #[expect(clippy::too_many_arguments, reason = "each describes the queue")]
     pub(crate) fn new(
         dev: &Device<Bound>,
         bar: &Arc<DevresBar>,
         bar_len: usize,
         qid: u16,
+        vector: Option<u32>,
         depth: u16,
         stride: usize,
         shadow: Option<&Arc<ShadowDoorbells>>,
@@ -325,7 +405,9 @@ impl IoQueue {
         Arc::pin_init(
             try_pin_init!(Self {
                 qid,
+                vector,
                 depth,
+                dead: Atomic::new(false),
                 sq: Coherent::zeroed_slice(dev, tags, GFP_KERNEL)?,
                 cq: Coherent::zeroed_slice(dev, tags, GFP_KERNEL)?,
                 prps,
@@ -344,18 +426,92 @@ impl IoQueue {
         self.depth
     }
 
+    /// Starts the queue over, for a controller that was disabled.
+    pub(crate) fn reset(&self) -> Result {
+        let mut sq = self.sq_state.lock();
+        sq.tail = 0;
+        sq.rung = 0;
+        self.cq_state.lock().reset(&self.cq)
+    }
+
+    /// Fails the requests that come from now on: the controller is dead.
+    pub(crate) fn kill(&self) {
+        self.dead.store(true, Relaxed);
+    }
+
     /// The DMA addresses of the submission and the completion queue.
     pub(crate) fn addresses(&self) -> (DmaAddress, DmaAddress) {
         (self.sq.dma_address(), self.cq.dma_address())
     }
 
+    /// Points `cmd` at the data of `segments`, as C nvme does: with an SGL
+    /// if the controller has them (`sgl_threshold` is not [`None`]) and
+    /// the data has gaps within controller pages, which PRPs cannot
+    /// describe, or segments of at least a non-zero `sgl_threshold` bytes
+    /// on average; with PRPs otherwise. Uses the descriptor page of `tag`
+    /// for the PRP list or the SGL segment.
+    pub(crate) fn set_data(
+        &self,
+        tag: u32,
+        segments: DmaSegments<'_>,
+        cmd: &mut Command,
+        sgl_threshold: Option<u32>,
+    ) -> Result {
+        if let Some(threshold) = sgl_threshold {
+            let mask = nvme::PAGE_SIZE - 1;
+            let count = segments.len();
+            let (mut bytes, mut gaps) = (0u64, false);
+            for (i, seg) in segments.clone().enumerate() {
+                let end = seg.addr + u64::from(seg.len);
+                gaps |= (i > 0 && seg.addr & mask != 0) || (i + 1 < count && end & mask != 0);
+                bytes += u64::from(seg.len);
+            }
+            let average = bytes.div_ceil(count.max(1) as u64);
+            if gaps || (threshold != 0 && average >= u64::from(threshold)) {
+                return self.set_sgl(tag, segments, cmd);
+            }
+        }
+        self.set_prps(tag, segments, cmd)
+    }
+
+    /// Points `cmd` at the data of `segments` with an SGL: one Data Block
+    /// descriptor in the command, or a Last Segment descriptor for a list
+    /// of them in the descriptor page of `tag`.
+    fn set_sgl(&self, tag: u32, segments: DmaSegments<'_>, cmd: &mut Command) -> Result {
+        // A descriptor: the address, then the length with the type in the
+        // last byte.
+        let desc = |addr: u64, len: u64, kind: u64| (addr.to_le(), (len | (kind << 56)).to_le());
+        cmd.flags |= nvme::CMD_SGL_METABUF;
+        let count = segments.len();
+        if count == 1 {
+            for seg in segments {
+                (cmd.prp1, cmd.prp2) = desc(seg.addr, u64::from(seg.len), nvme::SGL_DATA);
+            }
+            return Ok(());
+        }
+        if count > PRP_PER_PAGE / 2 {
+            return Err(EINVAL);
+        }
+        let tag = tag as usize;
+        let chunk = self.prps.get(tag / PRP_PAGES_PER_CHUNK).ok_or(EINVAL)?;
+        let base = (tag % PRP_PAGES_PER_CHUNK) * PRP_PER_PAGE;
+        for (i, seg) in segments.enumerate() {
+            let (addr, len) = desc(seg.addr, u64::from(seg.len), nvme::SGL_DATA);
+            io_write!(chunk, [try: base + 2 * i], addr);
+            io_write!(chunk, [try: base + 2 * i + 1], len);
+        }
+        let list = io_project!(chunk, [try: base]).dma_address();
+        (cmd.prp1, cmd.prp2) = desc(list, 16 * count as u64, nvme::SGL_LAST_SEGMENT);
+        Ok(())
+    }
+
     /// Points `cmd` at the data of `segments` with PRPs, using the PRP
     /// list page of `tag` if the data spans more than two pages.
     ///
-    /// The block layer keeps segments within the controller's page
-    /// boundaries (the disk's virtual boundary), so every segment but the
-    /// first starts on a page and every one but the last ends on one.
-    pub(crate) fn set_prps(
+    /// Every segment but the first must start on a controller page, and
+    /// every one but the last end on one: the disk's virtual boundary
+    /// keeps them so, or [`IoQueue::set_data`] chooses an SGL.
+    fn set_prps(
         &self,
         tag: u32,
         segments: DmaSegments<'_>,
@@ -427,11 +583,10 @@ impl IoQueue {
         let Some(bar) = self.bar.try_access() else {
             return Err(mq::Rejected::new(rq, EIO));
         };
-        let id = rq.hand_to_device();
-        // The tag in the low 12 bits, 4 bits of the turn above it, as C
-        // nvme's generation counter: a completion for a previous use of
-        // the tag finds no request.
-        cmd.command_id = ((((id.turn() & 0xf) << 12) | id.tag()) as u16).to_le();
+        if self.dead.load(Relaxed) {
+            return Err(mq::Rejected::new(rq, EIO));
+        }
+        cmd.command_id = crate::command_id(rq.hand_to_device()).to_le();
         let mut sq = self.sq_state.lock();
         // `sq.tail` is below the depth, the length of `sq`.
         let _ = self.write_command(sq.tail, cmd);

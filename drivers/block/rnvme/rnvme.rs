@@ -7,6 +7,8 @@
 //! parented to the controller's PCI device. Requests are mapped for DMA by
 //! the block layer abstractions and described to the controller with PRPs;
 //! completions come by interrupt and find their request by the command id.
+//! A request that times out is aborted, and if it times out again the
+//! controller is reset: its requests are taken back and queued again.
 //! See Documentation/block/rnvme.rst.
 
 use kernel::{
@@ -30,9 +32,14 @@ use kernel::{
     },
     driver::ProbeType,
     io::Io,
-    irq, new_mutex, pci,
+    irq,
+    miscdevice::MiscDeviceRegistration,
+    new_mutex, pci,
     prelude::*,
-    str::BStr,
+    str::{
+        BStr,
+        CString, //
+    },
     sync::{
         aref::ARef,
         atomic::{
@@ -50,15 +57,21 @@ use kernel::{
     types::ScopeGuard,
 };
 
+mod ctrldev;
 mod nvme;
 mod queue;
 
+use ctrldev::{
+    CtrlDev,
+    CtrlDevData,
+    CTRL_GROUPS, //
+};
 use nvme::Command;
 use queue::{
     AdminQueue,
-    Bar,
     DevresBar,
     IoQueue,
+    Regs,
     ShadowDoorbells, //
 };
 
@@ -74,6 +87,13 @@ const MAX_SEGMENTS: u16 = 128;
 /// Largest transfer, in bytes, whatever the controller allows: the PRP
 /// entries of a request must fit in its one PRP list page.
 const MAX_TRANSFER: u64 = 1 << 20;
+
+/// How many times a request is queued again after a controller reset
+/// before it fails (C nvme's default `max_retries`).
+const MAX_RETRIES: u32 = 5;
+
+/// How long the controller may take to answer an Abort.
+const ABORT_TIMEOUT: Delta = Delta::from_secs(5);
 
 /// The numbers of the controllers, for the names of their disks.
 static INSTANCES: Atomic<u32> = Atomic::new(0);
@@ -95,12 +115,13 @@ struct Namespace {
     nsid: u32,
     /// The logical block size, as a power of two.
     lba_shift: u32,
+    /// The `sgl_threshold` if the controller has SGLs.
+    sgl_threshold: Option<u32>,
     /// The controller's I/O queues; blk-mq hardware queue `i` is queue
     /// `i + 1`.
     queues: KVec<Arc<IoQueue>>,
-    /// The tag set of the controller's disks, which poll queues take their
-    /// completed requests back from.
-    tags: Arc<TagSet<Rnvme>>,
+    /// The controller.
+    ctrl: Arc<Ctrl>,
 }
 
 impl Namespace {
@@ -127,7 +148,28 @@ fn completed(
     let id = u16::from_le(cqe.command_id);
     let (tag, turn) = (u32::from(id & 0xfff), u32::from(id >> 12));
     match tags.take_from_device(u32::from(qid - 1), tag, |t| t & 0xf == turn) {
-        Some(rq) => Some((rq, nvme::status_result(cqe.status))),
+        Some(rq) if rq.should_fake_timeout() => {
+            // fail_io_timeout: as if the completion was lost.
+            let _ = rq.hand_to_device();
+            None
+        }
+        Some(rq) => {
+            let status = nvme::status_result(cqe.status);
+            let retries = rq.data_ref().retries.load(Relaxed);
+            // As C nvme: an error is retried unless the controller or the
+            // submitter says not to, or the request was retried enough.
+            if status.is_err()
+                && nvme::may_retry(cqe.status)
+                && !rq.flags().failfast()
+                && retries < MAX_RETRIES
+            {
+                rq.data_ref().retries.store(retries + 1, Relaxed);
+                rq.requeue();
+                return None;
+            }
+            rq.data_ref().retries.store(0, Relaxed);
+            Some((rq, status))
+        }
         None => {
             pr_err!("rnvme: completion for unknown command {id:#x} on queue {qid}\n");
             None
@@ -135,14 +177,40 @@ fn completed(
     }
 }
 
+/// Ends the requests of the completions the controller posted on `queue`.
+/// Returns whether there were any.
+fn process(tags: &TagSet<Rnvme>, queue: &IoQueue) -> bool {
+    queue.process(|cqe| {
+        if let Some((rq, status)) = completed(tags, queue, cqe) {
+            rq.end(status);
+        }
+    })
+}
+
+/// The command id of a request the device has: the tag in the low 12
+/// bits, 4 bits of the turn above it, as C nvme's generation counter, so
+/// that a completion for a previous use of the tag finds no request.
+pub(crate) fn command_id(id: mq::DeviceTag) -> u16 {
+    (((id.turn() & 0xf) << 12) | id.tag()) as u16
+}
+
+/// What rnvme keeps of a request.
+struct RequestState {
+    /// Whether it timed out once and the controller was asked to abort it.
+    aborted: Atomic<bool>,
+    /// How many times it was queued again, after an error or a reset.
+    retries: Atomic<u32>,
+}
+
+/// Gives `rq` back to blk-mq as failed with `e`, or as busy for `ENOMEM`.
+fn reject(rq: mq::OwnedRequest<Rnvme>, e: Error) -> Result<(), mq::Rejected<Rnvme>> {
+    rq.data_ref().retries.store(0, Relaxed);
+    Err(mq::Rejected::new(rq, e))
+}
+
 impl irq::Handler for QueueIrq {
     fn handle(&self) -> irq::IrqReturn {
-        let found = self.queue.process(|cqe| {
-            if let Some((rq, status)) = completed(&self.tags, &self.queue, cqe) {
-                rq.end(status);
-            }
-        });
-        if found {
+        if process(&self.tags, &self.queue) {
             irq::IrqReturn::Handled
         } else {
             irq::IrqReturn::None
@@ -154,10 +222,13 @@ impl irq::Handler for QueueIrq {
 impl Operations for Rnvme {
     type QueueData = Arc<Namespace>;
     type HwData = Arc<IoQueue>;
-    type RequestData = ();
+    type RequestData = RequestState;
 
-    fn new_request_data() -> impl PinInit<(), Error> {
-        Ok(())
+    fn new_request_data() -> impl PinInit<RequestState, Error> {
+        Ok(RequestState {
+            aborted: Atomic::new(false),
+            retries: Atomic::new(0),
+        })
     }
 
     fn init_hctx(ns: ArcBorrow<'_, Namespace>, hw_queue: mq::HwQueueInfo) -> Result<Arc<IoQueue>> {
@@ -173,13 +244,14 @@ impl Operations for Rnvme {
         mut rq: mq::OwnedRequest<Self>,
         is_last: bool,
     ) -> Result<(), mq::Rejected<Self>> {
+        rq.data_ref().aborted.store(false, Relaxed);
         let (opcode, data) = match rq.command() {
             mq::Command::Read => (nvme::io::READ, true),
             mq::Command::Write => (nvme::io::WRITE, true),
             mq::Command::Flush => (nvme::io::FLUSH, false),
             mq::Command::WriteZeroes => (nvme::io::WRITE_ZEROES, false),
             mq::Command::Discard => (nvme::io::DSM, false),
-            _ => return Err(mq::Rejected::new(rq, EOPNOTSUPP)),
+            _ => return reject(rq, EOPNOTSUPP),
         };
         let mut cmd = Command::new(opcode, ns.nsid);
         if opcode == nvme::io::DSM {
@@ -190,14 +262,14 @@ impl Operations for Rnvme {
                 _ => queue.set_dsm_range(rq.tag(), ns.lba(rq.sector()), blocks, &mut cmd),
             };
             if let Err(e) = range {
-                return Err(mq::Rejected::new(rq, e));
+                return reject(rq, e);
             }
             cmd.cdw11 = nvme::DSM_DEALLOCATE.to_le();
         } else if opcode != nvme::io::FLUSH {
             let lba = ns.lba(rq.sector());
             let blocks = rq.bytes() >> ns.lba_shift;
             if blocks == 0 {
-                return Err(mq::Rejected::new(rq, EIO));
+                return reject(rq, EIO);
             }
             cmd.cdw10 = (lba as u32).to_le();
             cmd.cdw11 = ((lba >> 32) as u32).to_le();
@@ -210,13 +282,13 @@ impl Operations for Rnvme {
         if data {
             let tag = rq.tag();
             let mapped = match rq.dma_map() {
-                Ok(segments) => queue.set_prps(tag, segments, &mut cmd),
+                Ok(segments) => queue.set_data(tag, segments, &mut cmd, ns.sgl_threshold),
                 Err(e) => Err(e),
             };
             if let Err(e) = mapped {
                 // Out of mapping space: blk-mq tries again later.
                 let e = if e == ENOMEM { ENOMEM } else { EIO };
-                return Err(mq::Rejected::new(rq, e));
+                return reject(rq, e);
             }
         }
         queue.submit(rq, cmd, is_last)
@@ -237,45 +309,219 @@ impl Operations for Rnvme {
     ) -> u32 {
         let mut ended = 0;
         queue.process(|cqe| {
-            if let Some((rq, status)) = completed(&ns.tags, &queue, cqe) {
+            if let Some((rq, status)) = completed(&ns.ctrl.tags, &queue, cqe) {
                 rq.end_in_batch(status, batch);
                 ended += 1;
             }
         });
         ended
     }
+
+    /// As C nvme: a completion the interrupt did not report yet ends the
+    /// request; otherwise the controller is asked to abort it, and if it
+    /// times out once more, or the controller failed, the controller is
+    /// reset. Sleeps: blk-mq calls it from a work item.
+    fn timeout(rq: mq::TimedOutRequest<'_, Self>) -> mq::TimeoutAction {
+        let queue = rq.hw_data();
+        let ctrl = &rq.queue_data().ctrl;
+        let resets = ctrl.resets.load(Relaxed);
+        process(&ctrl.tags, &queue);
+        let Some(id) = rq.device_tag() else {
+            // Ended, or queued again by a reset.
+            return mq::TimeoutAction::Done;
+        };
+        let (qid, cid) = (queue.qid, command_id(id));
+        let regs = Regs(&ctrl.bar);
+        let failed = !matches!(
+            regs.read32(nvme::REG_CSTS),
+            Ok(csts) if csts != u32::MAX && csts & nvme::CSTS_CFS == 0
+        );
+        let dev = ctrl.pdev.as_ref();
+        if !failed && !rq.data_ref().aborted.xchg(true, Relaxed) {
+            dev_warn!(dev, "rnvme: I/O {cid:#x} on queue {qid} timed out, aborting\n");
+            let mut abort = Command::new(nvme::admin::ABORT, 0);
+            abort.cdw10 = ((u32::from(cid) << 16) | u32::from(qid)).to_le();
+            match ctrl.admin.run_for(regs, abort, ABORT_TIMEOUT) {
+                // The command ends, aborted or not, or times out again.
+                Ok(_) => return mq::TimeoutAction::ResetTimer,
+                Err(e) => dev_warn!(dev, "rnvme: abort failed: {e:?}\n"),
+            }
+        }
+        dev_warn!(
+            dev,
+            "rnvme: I/O {cid:#x} on queue {qid} timed out{}, resetting the controller\n",
+            if failed { " (controller failed)" } else { "" }
+        );
+        ctrl.reset(resets);
+        mq::TimeoutAction::Done
+    }
+}
+
+/// The state of a controller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// It works.
+    Live,
+    /// A reset runs.
+    Resetting,
+    /// A reset failed: its I/O fails.
+    Dead,
+    /// The driver unbinds from it.
+    Deleting,
+}
+
+/// A controller, shared with its disks and its character device.
+#[pin_data]
+struct Ctrl {
+    pdev: ARef<pci::Device>,
+    bar: Arc<DevresBar>,
+    cap: nvme::Cap,
+    /// What the controller says it is.
+    id: nvme::IdCtrl,
+    numa_node: i32,
+    admin: Pin<KBox<AdminQueue>>,
+    /// The data of admin passthrough commands, under `passthru_lock`.
+    passthru: Coherent<[u8]>,
+    #[pin]
+    passthru_lock: Mutex<()>,
+    /// The entries of each I/O queue.
+    depth: u16,
+    queues: KVec<Arc<IoQueue>>,
+    shadow: Option<Arc<ShadowDoorbells>>,
+    tags: Arc<TagSet<Rnvme>>,
+    /// Serializes resets, and resets with the shutdown at unbind.
+    #[pin]
+    reset_lock: Mutex<()>,
+    /// How many resets there were.
+    resets: Atomic<u32>,
+    /// Set at unbind: a reset then fails the requests.
+    removing: Atomic<bool>,
+    /// Whether a reset runs (1) or failed (2).
+    resetting: Atomic<u32>,
+}
+
+impl Ctrl {
+    /// The state of the controller.
+    fn state(&self) -> State {
+        if self.removing.load(Relaxed) {
+            return State::Deleting;
+        }
+        match self.resetting.load(Relaxed) {
+            0 => State::Live,
+            1 => State::Resetting,
+            _ => State::Dead,
+        }
+    }
+
+    /// Resets the controller, unless it was reset since `resets` was read
+    /// from [`Ctrl::resets`]: disables it, takes back every request from
+    /// it, and brings it and its queues up again. The requests are queued
+    /// again, unless they were queued again too often, the driver unbinds
+    /// or the controller does not come back: then they fail, and so do the
+    /// requests that come later.
+    fn reset(&self, resets: u32) {
+        let _serial = self.reset_lock.lock();
+        if self.resets.load(Relaxed) != resets {
+            return;
+        }
+        self.resets.store(resets.wrapping_add(1), Relaxed);
+        if self.state() == State::Dead {
+            return;
+        }
+        self.resetting.store(1, Relaxed);
+        let dev = self.pdev.as_ref();
+        let quiesced = self.tags.quiesce();
+        let regs = Regs(&self.bar);
+        let disabled = disable(regs, self.cap);
+        let removing = self.removing.load(Relaxed);
+        // The controller no longer uses the memory of the requests: they
+        // are the driver's to queue again.
+        quiesced.take_all_from_device(|rq| {
+            let retries = rq.data_ref().retries.load(Relaxed);
+            if removing || retries >= MAX_RETRIES || rq.flags().failfast() {
+                rq.end(Err(EIO));
+            } else {
+                rq.data_ref().retries.store(retries + 1, Relaxed);
+                rq.requeue();
+            }
+        });
+        let up = match disabled {
+            Ok(()) if removing => Err(ENODEV),
+            Ok(()) => self.bring_up(regs),
+            Err(e) => Err(e),
+        };
+        match up {
+            Ok(()) => {
+                self.resetting.store(0, Relaxed);
+                dev_info!(dev, "rnvme: controller reset\n");
+            }
+            Err(e) => {
+                self.resetting.store(2, Relaxed);
+                if !removing {
+                    dev_err!(dev, "rnvme: reset failed ({e:?}), the controller is dead\n");
+                }
+                for queue in &self.queues {
+                    queue.kill();
+                }
+                let _ = disable(regs, self.cap);
+                quiesced.take_all_from_device(|rq| rq.end(Err(EIO)));
+            }
+        }
+        // Dropping `quiesced` passes the requests queued again to the
+        // controller, or fails them if it is dead.
+    }
+
+    /// Brings the disabled controller up again with the queues it had.
+    fn bring_up(&self, regs: Regs<'_>) -> Result {
+        self.admin.reset()?;
+        for queue in &self.queues {
+            queue.reset()?;
+        }
+        if let Some(shadow) = &self.shadow {
+            shadow.clear()?;
+        }
+        Controller::enable(regs, self.cap, &self.admin)?;
+        let wanted = self.queues.len() as u32;
+        if Controller::set_queue_count(&self.admin, regs, wanted)? < wanted {
+            return Err(ENODEV);
+        }
+        for queue in &self.queues {
+            Controller::create_queue(&self.admin, regs, queue, queue.vector)?;
+        }
+        if let Some(shadow) = &self.shadow {
+            self.admin.run(regs, shadow.config_command())?;
+        }
+        Ok(())
+    }
 }
 
 /// A bound controller.
 #[pin_data(PinnedDrop)]
 struct Controller {
-    pdev: ARef<pci::Device>,
+    /// `/dev/rnvme<N>`, for nvme-cli.
+    cdev: Pin<KBox<MiscDeviceRegistration<CtrlDev>>>,
     /// The disks of the namespaces; removed in [`pci::Driver::unbind`],
     /// while the controller still works.
     #[pin]
     disks: Mutex<KVec<GenDisk<Rnvme>>>,
     irqs: KVec<pci::IrqRegistration<QueueIrq>>,
-    tags: Arc<TagSet<Rnvme>>,
-    queues: KVec<Arc<IoQueue>>,
-    admin: Pin<KBox<AdminQueue>>,
-    bar: Arc<DevresBar>,
-    cap: nvme::Cap,
+    ctrl: Arc<Ctrl>,
 }
 
 #[pinned_drop]
 impl PinnedDrop for Controller {
     fn drop(self: Pin<&mut Self>) {
-        dev_dbg!(self.pdev.as_ref(), "rnvme: controller released\n");
+        dev_dbg!(self.ctrl.pdev.as_ref(), "rnvme: controller released\n");
     }
 }
 
 /// Waits until `CSTS.RDY` is `ready`, for at most the controller's
 /// timeout.
-fn wait_ready(bar: &Bar<'_>, cap: nvme::Cap, ready: bool) -> Result {
+fn wait_ready(regs: Regs<'_>, cap: nvme::Cap, ready: bool) -> Result {
     // CAP.TO is in 500 ms units; poll every millisecond.
     let tries = (cap.timeout_500ms().max(1) + 1) * 500;
     for _ in 0..tries {
-        let csts = bar.read32(nvme::REG_CSTS);
+        let csts = regs.read32(nvme::REG_CSTS)?;
         if csts == u32::MAX {
             return Err(ENODEV);
         }
@@ -288,47 +534,50 @@ fn wait_ready(bar: &Bar<'_>, cap: nvme::Cap, ready: bool) -> Result {
 }
 
 /// Disables the controller: it stops using the memory of its queues.
-fn disable(bar: &Bar<'_>, cap: nvme::Cap) -> Result {
-    let cc = bar.read32(nvme::REG_CC);
-    if cc & nvme::CC_ENABLE == 0 && bar.read32(nvme::REG_CSTS) & nvme::CSTS_RDY == 0 {
+fn disable(regs: Regs<'_>, cap: nvme::Cap) -> Result {
+    let cc = regs.read32(nvme::REG_CC)?;
+    if cc == u32::MAX {
+        return Err(ENODEV);
+    }
+    if cc & nvme::CC_ENABLE == 0 && regs.read32(nvme::REG_CSTS)? & nvme::CSTS_RDY == 0 {
         return Ok(());
     }
-    bar.write32(cc & !nvme::CC_ENABLE, nvme::REG_CC);
-    wait_ready(bar, cap, false)
+    regs.write32(cc & !nvme::CC_ENABLE, nvme::REG_CC)?;
+    wait_ready(regs, cap, false)
 }
 
 /// Tells the controller it is shut down, then disables it.
-fn shutdown(bar: &Bar<'_>, cap: nvme::Cap) -> Result {
-    let cc = bar.read32(nvme::REG_CC);
-    if cc & nvme::CC_ENABLE != 0 {
-        bar.write32(cc | nvme::CC_SHN_NORMAL, nvme::REG_CC);
+fn shutdown(regs: Regs<'_>, cap: nvme::Cap) -> Result {
+    let cc = regs.read32(nvme::REG_CC)?;
+    if cc != u32::MAX && cc & nvme::CC_ENABLE != 0 {
+        regs.write32(cc | nvme::CC_SHN_NORMAL, nvme::REG_CC)?;
         for _ in 0..5000 {
-            if bar.read32(nvme::REG_CSTS) & nvme::CSTS_SHST_MASK == nvme::CSTS_SHST_CMPLT {
+            if regs.read32(nvme::REG_CSTS)? & nvme::CSTS_SHST_MASK == nvme::CSTS_SHST_CMPLT {
                 break;
             }
             fsleep(Delta::from_millis(1));
         }
     }
-    disable(bar, cap)
+    disable(regs, cap)
 }
 
 /// Writes a 64-bit register as two 32-bit halves, low first.
-fn write64(bar: &Bar<'_>, value: u64, offset: usize) -> Result {
-    bar.try_write32(value as u32, offset)?;
-    bar.try_write32((value >> 32) as u32, offset + 4)
+fn write64(regs: Regs<'_>, value: u64, offset: usize) -> Result {
+    regs.write32(value as u32, offset)?;
+    regs.write32((value >> 32) as u32, offset + 4)
 }
 
 /// Reads a page of identify data with `cns` for `nsid`.
 fn identify(
     pdev: &pci::Device<Bound>,
     admin: &AdminQueue,
-    bar: &Bar<'_>,
+    regs: Regs<'_>,
     cns: u32,
     nsid: u32,
 ) -> Result<KVec<u8>> {
     let page = nvme::PAGE_SIZE as usize;
     let buf: Coherent<[u8]> = Coherent::zeroed_slice(pdev.as_ref(), page, GFP_KERNEL)?;
-    admin.run(bar, Command::identify(cns, nsid, buf.dma_address()))?;
+    admin.run(regs, Command::identify(cns, nsid, buf.dma_address()))?;
     let mut data = KVec::from_elem(0u8, page, GFP_KERNEL)?;
     (&buf).copy_to_slice(&mut data);
     Ok(data)
@@ -336,25 +585,25 @@ fn identify(
 
 impl Controller {
     /// Enables the controller with its admin queue.
-    fn enable(bar: &Bar<'_>, cap: nvme::Cap, admin: &AdminQueue) -> Result {
-        disable(bar, cap)?;
+    fn enable(regs: Regs<'_>, cap: nvme::Cap, admin: &AdminQueue) -> Result {
+        disable(regs, cap)?;
         let entries = u32::from(queue::ADMIN_DEPTH - 1);
-        bar.write32(entries | (entries << 16), nvme::REG_AQA);
+        regs.write32(entries | (entries << 16), nvme::REG_AQA)?;
         let (sq, cq) = admin.addresses();
-        write64(bar, sq, nvme::REG_ASQ)?;
-        write64(bar, cq, nvme::REG_ACQ)?;
-        bar.write32(nvme::CC_ENABLE | nvme::CC_ENTRY_SIZES, nvme::REG_CC);
-        wait_ready(bar, cap, true)
+        write64(regs, sq, nvme::REG_ASQ)?;
+        write64(regs, cq, nvme::REG_ACQ)?;
+        regs.write32(nvme::CC_ENABLE | nvme::CC_ENTRY_SIZES, nvme::REG_CC)?;
+        wait_ready(regs, cap, true)
     }
 
     /// Asks for `wanted` I/O queue pairs and returns how many the
     /// controller granted.
-    fn set_queue_count(admin: &AdminQueue, bar: &Bar<'_>, wanted: u32) -> Result<u32> {
+    fn set_queue_count(admin: &AdminQueue, regs: Regs<'_>, wanted: u32) -> Result<u32> {
         let n = wanted - 1;
         let mut cmd = Command::new(nvme::admin::SET_FEATURES, 0);
         cmd.cdw10 = nvme::FEAT_NUM_QUEUES.to_le();
         cmd.cdw11 = (n | (n << 16)).to_le();
-        let granted = admin.run(bar, cmd)?;
+        let granted = admin.run(regs, cmd)?;
         Ok(((granted & 0xffff).min(granted >> 16) + 1).min(wanted))
     }
 
@@ -362,7 +611,7 @@ impl Controller {
     /// completions on interrupt vector `vector`, or polled if [`None`].
     fn create_queue(
         admin: &AdminQueue,
-        bar: &Bar<'_>,
+        regs: Regs<'_>,
         queue: &IoQueue,
         vector: Option<u32>,
     ) -> Result {
@@ -378,13 +627,13 @@ impl Controller {
             None => 0x1,
         }
         .to_le();
-        admin.run(bar, cmd)?;
+        admin.run(regs, cmd)?;
         let mut cmd = Command::new(nvme::admin::CREATE_SQ, 0);
         cmd.prp1 = sq.to_le();
         cmd.cdw10 = (size | qid).to_le();
         // Its completion queue, physically contiguous.
         cmd.cdw11 = ((qid << 16) | 0x1).to_le();
-        admin.run(bar, cmd).map(|_| ())
+        admin.run(regs, cmd).map(|_| ())
     }
 
     /// Brings up the controller of `pdev` and adds its disks.
@@ -399,10 +648,10 @@ impl Controller {
                 .into_devres()?,
             GFP_KERNEL,
         )?;
-        let regs = bar.access(dev.as_ref())?;
+        let regs = Regs(&bar);
         let cap = nvme::Cap(
-            u64::from(regs.read32(nvme::REG_CAP))
-                | (u64::from(regs.read32(nvme::REG_CAP + 4)) << 32),
+            u64::from(regs.read32(nvme::REG_CAP)?)
+                | (u64::from(regs.read32(nvme::REG_CAP + 4)?) << 32),
         );
         if cap.min_page_shift() > 12 {
             dev_err!(dev.as_ref(), "rnvme: controller needs pages above 4 KiB\n");
@@ -417,13 +666,13 @@ impl Controller {
         });
 
         let id = nvme::IdCtrl::parse(&identify(dev, &admin, regs, nvme::cns::CONTROLLER, 0)?)?;
-        let version = regs.read32(nvme::REG_VS);
+        let version = regs.read32(nvme::REG_VS)?;
         dev_info!(
             dev.as_ref(),
             "rnvme: {} (serial {}, firmware {}, controller {}), NVMe {}.{}, {} namespaces\n",
-            BStr::from_bytes(&id.model),
-            BStr::from_bytes(&id.serial),
-            BStr::from_bytes(&id.firmware),
+            BStr::from_bytes(nvme::ascii(&id.model, 0, id.model.len())),
+            BStr::from_bytes(nvme::ascii(&id.serial, 0, id.serial.len())),
+            BStr::from_bytes(nvme::ascii(&id.firmware, 0, id.firmware.len())),
             id.cntlid,
             version >> 16,
             (version >> 8) & 0xff,
@@ -473,21 +722,22 @@ impl Controller {
         };
         let mut queues = KVec::new();
         for qid in 1..=nr_io {
-            let queue = IoQueue::new(
-                dev.as_ref(),
-                &bar,
-                bar_len,
-                qid as u16,
-                depth as u16,
-                cap.doorbell_stride(),
-                shadow.as_ref(),
-            )?;
             // The poll queues come last, as blk-mq maps them.
             let vector = match qid {
                 qid if qid > nr_irq => None,
                 _ if shared => Some(0),
                 qid => Some(qid),
             };
+            let queue = IoQueue::new(
+                dev.as_ref(),
+                &bar,
+                bar_len,
+                qid as u16,
+                vector,
+                depth as u16,
+                cap.doorbell_stride(),
+                shadow.as_ref(),
+            )?;
             Self::create_queue(&admin, regs, &queue, vector)?;
             queues.push(queue, GFP_KERNEL)?;
         }
@@ -526,20 +776,44 @@ impl Controller {
             )?;
         }
 
+        let ctrl_bar = bar.clone();
+        let passthru = Coherent::zeroed_slice(dev.as_ref(), ctrldev::PASSTHRU_MAX, GFP_KERNEL)?;
+        let ctrl = Arc::pin_init(
+            try_pin_init!(Ctrl {
+                pdev: dev.into(),
+                bar: ctrl_bar,
+                cap,
+                id,
+                numa_node: dev.numa_node(),
+                admin,
+                passthru,
+                passthru_lock <- new_mutex!(()),
+                depth: depth as u16,
+                queues,
+                shadow,
+                tags,
+                reset_lock <- new_mutex!(()),
+                resets: Atomic::new(0),
+                removing: Atomic::new(false),
+                resetting: Atomic::new(0),
+            }),
+            GFP_KERNEL,
+        )?;
         let instance = INSTANCES.fetch_add(1, Relaxed);
-        let disks = Self::add_disks(dev, &admin, regs, &id, &queues, &tags, instance)?;
+        let name = CString::try_from_fmt(fmt!("rnvme{instance}"))?;
+        let cdev_data = CtrlDevData { ctrl: ctrl.clone() };
+        let cdev = KBox::pin_init(
+            MiscDeviceRegistration::register_named(dev.as_ref(), name, cdev_data, &CTRL_GROUPS),
+            GFP_KERNEL,
+        )?;
+        let disks = Self::add_disks(dev, &ctrl, instance)?;
 
         disable_on_error.dismiss();
-        let pdev: ARef<pci::Device> = dev.into();
         Ok(try_pin_init!(Self {
-            pdev,
+            cdev,
             disks <- new_mutex!(disks),
             irqs,
-            tags,
-            queues,
-            admin,
-            bar,
-            cap,
+            ctrl,
         }))
     }
 
@@ -547,13 +821,12 @@ impl Controller {
     /// layer takes.
     fn add_disks(
         dev: &pci::Device<Bound>,
-        admin: &AdminQueue,
-        regs: &Bar<'_>,
-        id: &nvme::IdCtrl,
-        queues: &KVec<Arc<IoQueue>>,
-        tags: &Arc<TagSet<Rnvme>>,
+        ctrl: &Arc<Ctrl>,
         instance: u32,
     ) -> Result<KVec<GenDisk<Rnvme>>> {
+        let id = &ctrl.id;
+        let (admin, regs, queues) = (&ctrl.admin, Regs(&ctrl.bar), &ctrl.queues);
+        let sgls = id.sgls & nvme::SGLS_SUPPORTED != 0;
         let mut max_transfer = MAX_TRANSFER;
         if id.mdts != 0 {
             max_transfer = max_transfer.min(nvme::PAGE_SIZE << id.mdts);
@@ -586,8 +859,9 @@ impl Controller {
                 Namespace {
                     nsid,
                     lba_shift: ns.lba_shift,
+                    sgl_threshold: sgls.then(|| module_parameters::sgl_threshold.value()),
                     queues: ns_queues,
-                    tags: tags.clone(),
+                    ctrl: ctrl.clone(),
                 },
                 GFP_KERNEL,
             )?;
@@ -596,7 +870,9 @@ impl Controller {
                 .physical_block_size(block)?
                 .capacity_sectors(ns.nsze << (ns.lba_shift - 9))
                 .max_hw_sectors((max_transfer >> 9) as u32)?
-                .virt_boundary_mask((nvme::PAGE_SIZE - 1) as usize)
+                // As C: PRPs need the segments of a request to meet at
+                // controller pages; SGLs do not.
+                .virt_boundary_mask(if sgls { 0 } else { (nvme::PAGE_SIZE - 1) as usize })
                 .max_segments(MAX_SEGMENTS)
                 .dma_alignment(3)?
                 .write_cache(id.vwc)
@@ -610,7 +886,7 @@ impl Controller {
             if id.oncs & nvme::ONCS_WRITE_ZEROES != 0 {
                 builder = builder.max_write_zeroes_sectors((max_transfer >> 9) as u32);
             }
-            let disk = builder.build(fmt!("rnvme{instance}n{nsid}"), tags.clone(), data)?;
+            let disk = builder.build(fmt!("rnvme{instance}n{nsid}"), ctrl.tags.clone(), data)?;
             disks.push(disk, GFP_KERNEL)?;
         }
         Ok(disks)
@@ -641,16 +917,18 @@ impl pci::Driver for Rnvme {
     }
 
     fn unbind<'bound>(pdev: &'bound pci::Device<Core<'_>>, this: Pin<&Controller>) {
+        let ctrl = &this.ctrl;
+        // From now on a reset fails the requests it takes back.
+        ctrl.removing.store(true, Relaxed);
         // The disks go first: removing them waits for their requests, which
-        // the controller completes.
+        // the controller completes (or a reset fails, if they time out).
         let disks = core::mem::take(&mut *this.disks.lock());
         drop(disks);
         // Then the controller stops using the queues' memory, which is
         // freed with the driver's data.
-        if let Ok(regs) = this.bar.access(pdev.as_ref()) {
-            if let Err(e) = shutdown(regs, this.cap) {
-                dev_warn!(pdev.as_ref(), "rnvme: shutdown failed: {e:?}\n");
-            }
+        let _serial = ctrl.reset_lock.lock();
+        if let Err(e) = shutdown(Regs(&ctrl.bar), ctrl.cap) {
+            dev_warn!(pdev.as_ref(), "rnvme: shutdown failed: {e:?}\n");
         }
     }
 }
@@ -665,6 +943,10 @@ kernel::module_pci_driver! {
         poll_queues: u32 {
             default: 0,
             description: "Number of queues to use for polled I/O (as C nvme's)",
+        },
+        sgl_threshold: u32 {
+            default: 32768,
+            description: "Use SGLs when the average request segment size is at least this size; 0 to use them only where PRPs cannot be (as C nvme's)",
         },
     },
 }

@@ -192,3 +192,13 @@ fio_check() {
 		--verify_fatal=1 --output-format=terse > /tmp/fio.out 2>&1 ||
 		{ tail -3 /tmp/fio.out; return 1; }
 }
+
+# arm_fail_io_timeout INTERVAL TIMES: the block layer's fail_io_timeout
+# point picks every INTERVALth request of the disks whose io-timeout-fail
+# is 1, TIMES times (-1: no limit), with one line in the log for each.
+arm_fail_io_timeout() {
+	fi=/sys/kernel/debug/fail_io_timeout
+	[ -d $fi ] || fail "no $fi (CONFIG_FAIL_IO_TIMEOUT, CONFIG_FAULT_INJECTION_DEBUG_FS)"
+	echo 1 > $fi/verbose && echo 0 > $fi/space && echo 100 > $fi/probability &&
+		echo $1 > $fi/interval && echo $2 > $fi/times || fail "arming $fi"
+}

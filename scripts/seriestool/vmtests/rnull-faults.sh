@@ -70,6 +70,21 @@ timeouts() {
 both timeouts
 [ "$(dmesg | grep -c 'rnull_mod: request timed out')" -ge 2 ] || fail "rnull logged no timeouts"
 
+# fail_io_timeout: the block layer's point, on a disk whose io-timeout-fail
+# is set, keeps the requests it picks until they time out, as the timeout
+# parameter does.
+fail_io_timeouts() {
+	drv=$1 disk=$(dev_of $1)
+	modprobe $drv nr_devices=1 gb=1 || fail "modprobe $drv"
+	wait_dev /dev/$disk
+	arm_fail_io_timeout 1000 2
+	echo 1 > /sys/block/$disk/io-timeout-fail || fail "$disk: io-timeout-fail"
+	two_timeouts $disk
+	echo 0 > /sys/block/$disk/io-timeout-fail
+	rmmod $drv || fail "rmmod $drv"
+}
+both fail_io_timeouts
+
 # requeue: half of the requests go back to blk-mq; the data survives.
 requeues() {
 	drv=$1 disk=$(dev_of $1)

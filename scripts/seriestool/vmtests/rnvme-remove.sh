@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0
-# rnvme removed under I/O: 20 times, fio runs on both namespaces while the
-# controller is unbound; fio ends with errors and no hang, the disks go, and
-# after the next bind the data written before is intact and fio verifies.
-# rmmod while a disk is open is refused (the open disk holds the module,
-# whose code its release runs) and works once fio is done.
+# rnvme removed under I/O: 20 times the PCI function is removed and
+# rescanned, and 3 times the controller is unbound and bound, each while fio
+# runs on both namespaces; fio ends with errors and no hang, the disks go,
+# and after the next bind the data written before is intact and fio
+# verifies. rmmod while a disk is open is refused (the open disk holds the
+# module, whose code its release runs) and works once fio is done.
 . /tests/lib.sh
 
 rnvme_take
@@ -31,30 +32,46 @@ io_running() {
 	return 1
 }
 
-for i in $(seq 20); do
+# remove_rescan: removes the PCI function and finds it again, with no
+# driver probing it by itself (its driver_override went with it), and gives
+# it to rnvme again.
+remove_rescan() {
+	echo 1 > /sys/bus/pci/devices/$bdf/remove || fail "remove $bdf"
+	echo 0 > /sys/bus/pci/drivers_autoprobe
+	echo 1 > /sys/bus/pci/rescan
+	echo 1 > /sys/bus/pci/drivers_autoprobe
+	[ -d /sys/bus/pci/devices/$bdf ] || fail "$bdf not found again by the rescan"
+	echo rnvme > /sys/bus/pci/devices/$bdf/driver_override || fail "driver_override"
+}
+
+for i in $(seq 23); do
 	fio_bg /dev/rnvme${instance}n1
 	p1=$!
 	fio_bg /dev/rnvme${instance}n2
 	p2=$!
-	io_running rnvme${instance}n1 || fail "no I/O on rnvme${instance}n1 before unbind $i"
-	io_running rnvme${instance}n2 || fail "no I/O on rnvme${instance}n2 before unbind $i"
-	echo "$bdf" > /sys/bus/pci/drivers/rnvme/unbind || fail "unbind $i under I/O"
-	[ -b /dev/rnvme${instance}n1 ] && fail "rnvme${instance}n1 still there after unbind $i"
+	io_running rnvme${instance}n1 || fail "no I/O on rnvme${instance}n1 before removal $i"
+	io_running rnvme${instance}n2 || fail "no I/O on rnvme${instance}n2 before removal $i"
+	if [ $i -le 20 ]; then
+		remove_rescan
+	else
+		echo "$bdf" > /sys/bus/pci/drivers/rnvme/unbind || fail "unbind $i under I/O"
+	fi
+	[ -b /dev/rnvme${instance}n1 ] && fail "rnvme${instance}n1 still there after removal $i"
 	# fio sees its disk go and stops well before its 60 s.
 	for _ in $(seq 200); do
 		kill -0 $p1 2> /dev/null || kill -0 $p2 2> /dev/null || break
 		sleep 0.1
 	done
-	kill -0 $p1 2> /dev/null && fail "fio on n1 still runs 20 s after unbind $i"
-	kill -0 $p2 2> /dev/null && fail "fio on n2 still runs 20 s after unbind $i"
+	kill -0 $p1 2> /dev/null && fail "fio on n1 still runs 20 s after removal $i"
+	kill -0 $p2 2> /dev/null && fail "fio on n2 still runs 20 s after removal $i"
 	wait $p1 $p2
 	echo "$bdf" > /sys/bus/pci/drivers/rnvme/bind || fail "bind $i"
 	instance=$((instance + 1))
 	rnvme_wait $instance
-	fio_check /dev/rnvme${instance}n1 96M || fail "kept data lost after unbind $i under I/O"
+	fio_check /dev/rnvme${instance}n1 96M || fail "kept data lost after removal $i under I/O"
 done
-echo "20 unbinds under I/O: no hang, kept data intact"
-fio_verify /dev/rnvme${instance}n2 16M || fail "fio verify after the unbinds"
+echo "20 removals and 3 unbinds under I/O: no hang, kept data intact"
+fio_verify /dev/rnvme${instance}n2 16M || fail "fio verify after the removals"
 
 fio_bg /dev/rnvme${instance}n2
 p=$!

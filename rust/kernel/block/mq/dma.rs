@@ -148,10 +148,14 @@ pub struct DmaSegment {
 
 /// The DMA segments of a request's data, from [`OwnedRequest::dma_map`].
 ///
+/// A clone iterates over the same segments, e.g. for a driver to look at
+/// them before it describes them to its device.
+///
 /// # Invariants
 ///
 /// `next` points to the first of `left` mapped entries of a scatterlist
 /// table that stays mapped while `'a` lasts.
+#[derive(Clone)]
 pub struct DmaSegments<'a> {
     next: *mut bindings::scatterlist,
     left: u32,

@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The character device of a controller, `/dev/rnvme<N>`: its identity and
+//! state in sysfs, and the admin passthrough ioctls that nvme-cli uses.
+
+use crate::{
+    nvme::{
+        self,
+        Command,
+        PassthruCmd, //
+    },
+    queue::{
+        Regs,
+        ADMIN_TIMEOUT, //
+    },
+    Ctrl,
+};
+use kernel::{
+    capability::{
+        capable,
+        Capability, //
+    },
+    fs::File,
+    io::Io,
+    ioctl::{
+        _IO,
+        _IOWR, //
+    },
+    miscdevice::{
+        MiscDevice,
+        MiscDeviceRegistration, //
+    },
+    prelude::*,
+    str::CString,
+    sync::{
+        atomic::Relaxed,
+        Arc,
+        ArcBorrow, //
+    },
+    sysfs::AttributeOperations,
+    time::Delta,
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    },
+};
+use zerocopy::FromBytes;
+
+/// `NVME_IOCTL_ID`: the namespace of a namespace's device.
+const NVME_IOCTL_ID: u32 = _IO(b'N' as u32, 0x40);
+/// `NVME_IOCTL_ADMIN_CMD`: an admin command, with a 32-bit result.
+const NVME_IOCTL_ADMIN_CMD: u32 = _IOWR::<[u8; PASSTHRU32_SIZE]>(b'N' as u32, 0x41);
+/// `NVME_IOCTL_RESET`: reset the controller.
+const NVME_IOCTL_RESET: u32 = _IO(b'N' as u32, 0x44);
+/// `NVME_IOCTL_ADMIN64_CMD`: an admin command, with a 64-bit result.
+const NVME_IOCTL_ADMIN64_CMD: u32 = _IOWR::<PassthruCmd>(b'N' as u32, 0x47);
+
+/// The size of C `struct nvme_passthru_cmd`: [`PassthruCmd`] up to its
+/// reserved field, which holds the 32-bit result there.
+const PASSTHRU32_SIZE: usize = 72;
+
+/// The largest data of a passthrough command: two controller pages, which
+/// PRP 1 and PRP 2 describe (the identify data and the logs nvme-cli reads
+/// by default take one).
+pub(crate) const PASSTHRU_MAX: usize = 2 * nvme::PAGE_SIZE as usize;
+
+/// The admin commands that passthrough refuses, because they would take
+/// the queues, the shadow doorbells or the admin queue from the driver:
+/// Delete and Create I/O Submission and Completion Queue, Abort,
+/// Asynchronous Event Request (which waits for an event) and Doorbell
+/// Buffer Config.
+const DRIVER_OPCODES: [u8; 7] = [0x00, 0x01, 0x04, 0x05, 0x08, 0x0c, nvme::admin::DBBUF_CONFIG];
+
+/// The data of a controller's character device.
+pub(crate) struct CtrlDevData {
+    pub(crate) ctrl: Arc<Ctrl>,
+}
+
+/// The character device of a controller.
+pub(crate) struct CtrlDev;
+
+#[vtable]
+impl MiscDevice for CtrlDev {
+    type Ptr = Arc<Ctrl>;
+    type RegistrationData = CtrlDevData;
+
+    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Ctrl>> {
+        Ok(misc.data().ctrl.clone())
+    }
+
+    fn ioctl(ctrl: ArcBorrow<'_, Ctrl>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        match cmd {
+            NVME_IOCTL_ADMIN_CMD => ctrl.admin_passthru(arg, PASSTHRU32_SIZE),
+            NVME_IOCTL_ADMIN64_CMD => ctrl.admin_passthru(arg, size_of::<PassthruCmd>()),
+            NVME_IOCTL_RESET => ctrl.reset_ioctl(),
+            // As C: the controller's device is no namespace's, and rnvme
+            // has no I/O passthrough (`NVME_IOCTL_IO_CMD`), subsystem reset
+            // or namespace rescan.
+            NVME_IOCTL_ID => Err(ENOTTY),
+            _ => Err(ENOTTY),
+        }
+    }
+}
+
+impl Ctrl {
+    /// Runs the admin command that user space passes at `arg`, a C
+    /// `struct nvme_passthru_cmd` (`size` 72) or `nvme_passthru_cmd64`
+    /// (80), for a caller with `CAP_SYS_ADMIN` (others get `EACCES`, as in
+    /// C). Returns the command's
+    /// status, as C nvme does: 0, or the NVMe status code (positive).
+    ///
+    /// Every field is checked: no flags, reserved fields or metadata, at
+    /// most [`PASSTHRU_MAX`] bytes of data in the direction the opcode
+    /// says, no command that would take the queues from the driver.
+    fn admin_passthru(&self, arg: usize, size: usize) -> Result<isize> {
+        // C nvme lets unprivileged callers read some identify data; rnvme
+        // needs `CAP_SYS_ADMIN` for every command.
+        if !capable(Capability::SysAdmin) {
+            return Err(EACCES);
+        }
+        let mut raw = [0u8; size_of::<PassthruCmd>()];
+        UserSlice::new(UserPtr::from_addr(arg), size)
+            .reader()
+            .read_slice(&mut raw[..size])?;
+        let cmd = PassthruCmd::read_from_bytes(&raw).map_err(|_| EINVAL)?;
+        let len = cmd.data_len as usize;
+        // Opcode bits 1:0: 01b data to the controller, 10b from it.
+        let (to_ctrl, from_ctrl) = (cmd.opcode & 1 != 0, cmd.opcode & 2 != 0);
+        let wide_reserved = if size == PASSTHRU32_SIZE { 0 } else { cmd.rsvd2 };
+        if cmd.flags != 0
+            || cmd.rsvd1 != 0
+            || wide_reserved != 0
+            || cmd.metadata != 0
+            || cmd.metadata_len != 0
+            || len > PASSTHRU_MAX
+            || (len != 0 && to_ctrl == from_ctrl)
+            || DRIVER_OPCODES.contains(&cmd.opcode)
+        {
+            return Err(EINVAL);
+        }
+        let timeout = match cmd.timeout_ms {
+            0 => ADMIN_TIMEOUT,
+            ms => Delta::from_millis(i64::from(ms)).min(ADMIN_TIMEOUT),
+        };
+
+        let _buffer = self.passthru_lock.lock();
+        let mut data = KVec::from_elem(0u8, PASSTHRU_MAX, GFP_KERNEL)?;
+        let user = UserSlice::new(UserPtr::from_addr(cmd.addr as usize), len);
+        if to_ctrl && len != 0 {
+            user.reader().read_slice(&mut data[..len])?;
+        }
+        (&self.passthru).copy_from_slice(&data);
+        let base = self.passthru.dma_address();
+        let page = nvme::PAGE_SIZE;
+        let command = Command {
+            opcode: cmd.opcode,
+            nsid: cmd.nsid.to_le(),
+            cdw2: cmd.cdw2.to_le(),
+            cdw3: cmd.cdw3.to_le(),
+            prp1: if len != 0 { base.to_le() } else { 0 },
+            prp2: if len as u64 > page { (base + page).to_le() } else { 0 },
+            cdw10: cmd.cdw10.to_le(),
+            cdw11: cmd.cdw11.to_le(),
+            cdw12: cmd.cdw12.to_le(),
+            cdw13: cmd.cdw13.to_le(),
+            cdw14: cmd.cdw14.to_le(),
+            cdw15: cmd.cdw15.to_le(),
+            ..Command::default()
+        };
+        let (status, result) = self.admin.submit_for(Regs(&self.bar), command, timeout)?;
+        if from_ctrl && len != 0 && status == 0 {
+            (&self.passthru).copy_to_slice(&mut data);
+            UserSlice::new(UserPtr::from_addr(cmd.addr as usize), len)
+                .writer()
+                .write_slice(&data[..len])?;
+        }
+        // The result goes where the caller's structure has it: its last 4
+        // or 8 bytes.
+        let (result32, result64) = (result.to_ne_bytes(), u64::from(result).to_ne_bytes());
+        let bytes: &[u8] = if size == PASSTHRU32_SIZE {
+            &result32
+        } else {
+            &result64
+        };
+        UserSlice::new(UserPtr::from_addr(arg + size - bytes.len()), bytes.len())
+            .writer()
+            .write_slice(bytes)?;
+        // The status field without the phase tag: 15 bits.
+        Ok(isize::from(i16::try_from(status).map_err(|_| EIO)?))
+    }
+
+    /// Resets the controller for a caller with `CAP_SYS_ADMIN`, as C nvme's
+    /// `NVME_IOCTL_RESET`; fails with `ENODEV` if the controller does not
+    /// come back.
+    fn reset_ioctl(&self) -> Result<isize> {
+        if !capable(Capability::SysAdmin) {
+            return Err(EACCES);
+        }
+        dev_warn!(self.pdev.as_ref(), "rnvme: resetting the controller\n");
+        self.reset(self.resets.load(Relaxed));
+        match self.state() {
+            crate::State::Live => Ok(0),
+            _ => Err(ENODEV),
+        }
+    }
+
+    /// The name of the controller's state, as C nvme's `state` shows it.
+    fn state_name(&self) -> &'static str {
+        match self.state() {
+            crate::State::Live => "live",
+            crate::State::Resetting => "resetting",
+            crate::State::Dead => "dead",
+            crate::State::Deleting => "deleting",
+        }
+    }
+}
+
+/// Implements attribute `$id` of the controller's device, of type `$value`,
+/// shown by `$show` from the controller `$ctrl`.
+macro_rules! ctrl_attribute {
+    ($id:literal, $value:ty, |$ctrl:ident| $show:expr) => {
+        #[vtable]
+        impl AttributeOperations<$id> for CtrlDevData {
+            type Host = MiscDeviceRegistration<CtrlDev>;
+            type Value = $value;
+
+            fn show(data: &CtrlDevData) -> Result<$value> {
+                let $ctrl = &*data.ctrl;
+                $show
+            }
+        }
+    };
+}
+
+/// Text for an attribute.
+fn text(s: &[u8]) -> Result<CString> {
+    CString::try_from_fmt(fmt!("{}", kernel::str::BStr::from_bytes(s)))
+}
+
+ctrl_attribute!(0, CString, |c| text(&c.id.model));
+ctrl_attribute!(1, CString, |c| text(&c.id.serial));
+ctrl_attribute!(2, CString, |c| text(&c.id.firmware));
+ctrl_attribute!(3, CString, |_c| text(b"pcie"));
+ctrl_attribute!(4, CString, |c| text(c.pdev.as_ref().name().to_bytes()));
+ctrl_attribute!(5, CString, |c| text(c.state_name().as_bytes()));
+ctrl_attribute!(6, u32, |c| Ok(c.queues.len() as u32 + 1));
+ctrl_attribute!(7, u16, |c| Ok(c.depth - 1));
+ctrl_attribute!(8, i32, |c| Ok(c.numa_node));
+ctrl_attribute!(9, CString, |c| text(&c.id.subnqn));
+ctrl_attribute!(10, u16, |c| Ok(c.id.cntlid));
+
+// The attributes of a controller's device, as C nvme's: its identity
+// (model, serial, firmware_rev, subsysnqn, cntlid), how it is reached
+// (transport, address, numa_node), its state and its queues (queue_count
+// with the admin queue, sqsize 0's based).
+kernel::sysfs_groups! {
+    pub(crate) static CTRL_GROUPS: MiscDeviceRegistration<CtrlDev> = [
+        {
+            ops: CtrlDevData,
+            attributes: [
+                model: 0,
+                serial: 1,
+                firmware_rev: 2,
+                transport: 3,
+                address: 4,
+                state: 5,
+                queue_count: 6,
+                sqsize: 7,
+                numa_node: 8,
+                subsysnqn: 9,
+                cntlid: 10,
+            ],
+        },
+    ];
+}
