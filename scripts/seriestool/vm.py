@@ -166,7 +166,9 @@ def boot(tree, profile, *, kind, tests=(), extra_append="", timeout=BOOT_TIMEOUT
         initrd = make_initramfs(tree, bdir, os.path.join(tmp, "initramfs.cpio"))
         device_args = [a for d in (profile.devices if devices is None else devices)
                        for a in d.qemu_args(tmp)]
+        # series.kernel: the profile, for tests that do less on slow ones.
         append = ("console=ttyS0 panic=-1 rdinit=/init loglevel=7 "
+                  f"series.kernel={profile.name} "
                   f"series.tests={','.join(tests) or 'none'} {extra_append}").strip()
         cmd = qemu_cmd(kernel, initrd, append, device_args, icount=icount, plugin=plugin)
         start = time.monotonic()

@@ -69,7 +69,15 @@ pub(crate) const PASSTHRU_MAX: usize = 2 * nvme::PAGE_SIZE as usize;
 /// Delete and Create I/O Submission and Completion Queue, Abort,
 /// Asynchronous Event Request (which waits for an event) and Doorbell
 /// Buffer Config.
-const DRIVER_OPCODES: [u8; 7] = [0x00, 0x01, 0x04, 0x05, 0x08, 0x0c, nvme::admin::DBBUF_CONFIG];
+const DRIVER_OPCODES: [u8; 7] = [
+    0x00,
+    0x01,
+    0x04,
+    0x05,
+    0x08,
+    0x0c,
+    nvme::admin::DBBUF_CONFIG,
+];
 
 /// The data of a controller's character device.
 pub(crate) struct CtrlDevData {
@@ -126,7 +134,11 @@ impl Ctrl {
         let len = cmd.data_len as usize;
         // Opcode bits 1:0: 01b data to the controller, 10b from it.
         let (to_ctrl, from_ctrl) = (cmd.opcode & 1 != 0, cmd.opcode & 2 != 0);
-        let wide_reserved = if size == PASSTHRU32_SIZE { 0 } else { cmd.rsvd2 };
+        let wide_reserved = if size == PASSTHRU32_SIZE {
+            0
+        } else {
+            cmd.rsvd2
+        };
         if cmd.flags != 0
             || cmd.rsvd1 != 0
             || wide_reserved != 0
@@ -158,7 +170,11 @@ impl Ctrl {
             cdw2: cmd.cdw2.to_le(),
             cdw3: cmd.cdw3.to_le(),
             prp1: if len != 0 { base.to_le() } else { 0 },
-            prp2: if len as u64 > page { (base + page).to_le() } else { 0 },
+            prp2: if len as u64 > page {
+                (base + page).to_le()
+            } else {
+                0
+            },
             cdw10: cmd.cdw10.to_le(),
             cdw11: cmd.cdw11.to_le(),
             cdw12: cmd.cdw12.to_le(),

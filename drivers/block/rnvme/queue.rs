@@ -29,6 +29,10 @@ use kernel::{
     pci,
     prelude::*,
     sync::{
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
         barrier::{
             dma_mb,
             mb,
@@ -39,10 +43,6 @@ use kernel::{
         new_mutex,
         new_spinlock,
         new_spinlock_irq,
-        atomic::{
-            Atomic,
-            Relaxed, //
-        },
         Arc,
         Mutex,
         SpinLock,
@@ -82,7 +82,10 @@ impl Regs<'_> {
 
     /// Writes `value` to the 32-bit register at `offset`.
     pub(crate) fn write32(self, value: u32, offset: usize) -> Result {
-        self.0.try_access().ok_or(ENODEV)?.try_write32(value, offset)
+        self.0
+            .try_access()
+            .ok_or(ENODEV)?
+            .try_write32(value, offset)
     }
 }
 
@@ -511,12 +514,7 @@ impl IoQueue {
     /// Every segment but the first must start on a controller page, and
     /// every one but the last end on one: the disk's virtual boundary
     /// keeps them so, or [`IoQueue::set_data`] chooses an SGL.
-    fn set_prps(
-        &self,
-        tag: u32,
-        segments: DmaSegments<'_>,
-        cmd: &mut Command,
-    ) -> Result {
+    fn set_prps(&self, tag: u32, segments: DmaSegments<'_>, cmd: &mut Command) -> Result {
         let mask = nvme::PAGE_SIZE - 1;
         let mut pages = 0usize;
         let mut second = 0u64;

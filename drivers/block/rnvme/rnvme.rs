@@ -338,7 +338,10 @@ impl Operations for Rnvme {
         );
         let dev = ctrl.pdev.as_ref();
         if !failed && !rq.data_ref().aborted.xchg(true, Relaxed) {
-            dev_warn!(dev, "rnvme: I/O {cid:#x} on queue {qid} timed out, aborting\n");
+            dev_warn!(
+                dev,
+                "rnvme: I/O {cid:#x} on queue {qid} timed out, aborting\n"
+            );
             let mut abort = Command::new(nvme::admin::ABORT, 0);
             abort.cdw10 = ((u32::from(cid) << 16) | u32::from(qid)).to_le();
             match ctrl.admin.run_for(regs, abort, ABORT_TIMEOUT) {
@@ -872,7 +875,11 @@ impl Controller {
                 .max_hw_sectors((max_transfer >> 9) as u32)?
                 // As C: PRPs need the segments of a request to meet at
                 // controller pages; SGLs do not.
-                .virt_boundary_mask(if sgls { 0 } else { (nvme::PAGE_SIZE - 1) as usize })
+                .virt_boundary_mask(if sgls {
+                    0
+                } else {
+                    (nvme::PAGE_SIZE - 1) as usize
+                })
                 .max_segments(MAX_SEGMENTS)
                 .dma_alignment(3)?
                 .write_cache(id.vwc)

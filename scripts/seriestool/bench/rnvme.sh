@@ -3,9 +3,9 @@
 # controllers configured alike (same QEMU options, namespaces and backing),
 # in one boot: the controller with serial rnvme0 goes to rnvme through
 # driver_override, the one with serial rseries0 stays with C nvme. Both
-# drivers get one I/O queue per CPU of depth 1024, shadow doorbells, PRPs
-# only (C's sgl_threshold 0: rnvme has no SGLs yet), no poll queues and no
-# I/O scheduler. Sides alternate within every repetition (which one goes
+# drivers get one I/O queue per CPU of depth 1024, shadow doorbells, SGLs
+# as their default sgl_threshold (32 KiB) chooses them, no poll queues and
+# no I/O scheduler. Sides alternate within every repetition (which one goes
 # first alternates too). Prints BENCH <workload> <side> <rep> <IOPS>.
 # With series.profile=N (`bench --profile`) each side runs each workload
 # once for N I/Os, after a sync that starts a new phase of the instruction
@@ -19,7 +19,6 @@ sides="C Rust"
 
 cdev=$(nvme_ctrl rseries0)n1
 [ "$cdev" != n1 ] || fail "no C nvme controller with serial rseries0"
-echo 0 > /sys/module/nvme/parameters/sgl_threshold || fail "sgl_threshold 0"
 rnvme_take
 rnvme_wait 0
 for d in $cdev rnvme0n1; do
@@ -32,7 +31,7 @@ for d in $cdev rnvme0n1; do
 		"sectors $(cat /sys/block/$d/size)"
 done
 echo "BENCH-CONFIG C nvme: sgl_threshold $(cat /sys/module/nvme/parameters/sgl_threshold)," \
-	"poll_queues $(cat /sys/module/nvme/parameters/poll_queues)"
+	"poll_queues $(cat /sys/module/nvme/parameters/poll_queues); rnvme: the same defaults"
 echo "BENCH-CONFIG fio: io_uring, O_DIRECT, ${runtime}s per run, $reps repetitions"
 # Both disks hold data where the reads go.
 for d in $cdev rnvme0n1; do

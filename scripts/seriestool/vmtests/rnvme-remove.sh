@@ -5,7 +5,14 @@
 # and after the next bind the data written before is intact and fio
 # verifies. rmmod while a disk is open is refused (the open disk holds the
 # module, whose code its release runs) and works once fio is done.
+# On the debug kernel the PCI function is removed 5 times: there a removal
+# and the probe after the rescan take about 35 s for C nvme and rnvme alike
+# (17 s and 19 s, measured), against 0.5 s on vm, while an unbind and bind
+# take under a second.
 . /tests/lib.sh
+
+removals=20
+grep -q "series.kernel=debug" /proc/cmdline && removals=5
 
 rnvme_take
 rnvme_wait 0
@@ -44,14 +51,14 @@ remove_rescan() {
 	echo rnvme > /sys/bus/pci/devices/$bdf/driver_override || fail "driver_override"
 }
 
-for i in $(seq 23); do
+for i in $(seq $((removals + 3))); do
 	fio_bg /dev/rnvme${instance}n1
 	p1=$!
 	fio_bg /dev/rnvme${instance}n2
 	p2=$!
 	io_running rnvme${instance}n1 || fail "no I/O on rnvme${instance}n1 before removal $i"
 	io_running rnvme${instance}n2 || fail "no I/O on rnvme${instance}n2 before removal $i"
-	if [ $i -le 20 ]; then
+	if [ $i -le $removals ]; then
 		remove_rescan
 	else
 		echo "$bdf" > /sys/bus/pci/drivers/rnvme/unbind || fail "unbind $i under I/O"
@@ -70,7 +77,7 @@ for i in $(seq 23); do
 	rnvme_wait $instance
 	fio_check /dev/rnvme${instance}n1 96M || fail "kept data lost after removal $i under I/O"
 done
-echo "20 removals and 3 unbinds under I/O: no hang, kept data intact"
+echo "$removals removals and 3 unbinds under I/O: no hang, kept data intact"
 fio_verify /dev/rnvme${instance}n2 16M || fail "fio verify after the removals"
 
 fio_bg /dev/rnvme${instance}n2
