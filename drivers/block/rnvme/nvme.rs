@@ -112,6 +112,9 @@ pub(crate) mod cns {
     pub(crate) const CONTROLLER: u32 = 0x01;
     /// The list of active namespace IDs.
     pub(crate) const ACTIVE_NS_LIST: u32 = 0x02;
+    /// The I/O Command Set specific Identify Controller data structure
+    /// (with CSI 0 in Command Dword 11: the NVM command set's).
+    pub(crate) const CONTROLLER_NVM: u32 = 0x06;
 }
 
 /// Feature identifiers.
@@ -339,10 +342,41 @@ impl IdCtrl {
     }
 }
 
+/// What rnvme uses of the NVM Command Set Identify Controller data
+/// structure.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct IdCtrlNvm {
+    /// Write Zeroes Size Limit, a power of two in units of the minimum
+    /// page size; 0 for none.
+    pub(crate) wzsl: u8,
+    /// Dataset Management Range Single Limit, in logical blocks; 0 for
+    /// none.
+    pub(crate) dmrsl: u32,
+}
+
+impl IdCtrlNvm {
+    /// Parses the 4096 bytes of the data structure.
+    pub(crate) fn parse(data: &[u8]) -> Result<Self> {
+        if data.len() < 4096 {
+            return Err(EINVAL);
+        }
+        Ok(Self {
+            wzsl: data[1],
+            dmrsl: le32(data, 4),
+        })
+    }
+}
+
 /// What rnvme uses of the Identify Namespace data structure.
 pub(crate) struct IdNs {
     /// Namespace Size, in logical blocks.
     pub(crate) nsze: u64,
+    /// Namespace Features.
+    pub(crate) nsfeat: u8,
+    /// Namespace Preferred Deallocate Granularity and Alignment, in
+    /// logical blocks, 0's based.
+    pub(crate) npdg: u16,
+    pub(crate) npda: u16,
     /// The logical block size, as a power of two.
     pub(crate) lba_shift: u32,
     /// Metadata bytes per logical block of the format in use.
@@ -350,6 +384,28 @@ pub(crate) struct IdNs {
 }
 
 impl IdNs {
+    /// The preferred granularity of discards in bytes, for `vs`, the
+    /// controller's version, as C nvme computes it: the larger of NPDG and
+    /// NPDA if the namespace reports them (NSFEAT OPTPERF), otherwise a
+    /// logical block. (rnvme does not read NPDGL and NPDAL, which NVMe 2.1
+    /// controllers may report in the NVM command set's namespace data.)
+    pub(crate) fn discard_granularity(&self, vs: u32) -> u32 {
+        let mask = if vs >= 0x0002_0100 { 0x3 } else { 0x1 };
+        let optperf = (self.nsfeat >> 4) & mask;
+        let npdg = if optperf & 0x1 != 0 {
+            u32::from(self.npdg) + 1
+        } else {
+            1
+        };
+        let npda = if optperf != 0 {
+            u32::from(self.npda) + 1
+        } else {
+            1
+        };
+        let block = 1u32 << self.lba_shift;
+        npdg.max(npda).checked_mul(block).unwrap_or(block)
+    }
+
     /// Parses the 4096 bytes of Identify Namespace data.
     pub(crate) fn parse(data: &[u8]) -> Result<Self> {
         if data.len() < 4096 {
@@ -364,6 +420,9 @@ impl IdNs {
         let lbaf = le32(data, 128 + 4 * format);
         Ok(Self {
             nsze: le64(data, 0),
+            nsfeat: data[24],
+            npdg: le16(data, 68),
+            npda: le16(data, 70),
             lba_shift: (lbaf >> 16) & 0xff,
             metadata: (lbaf & 0xffff) as u16,
         })

@@ -81,12 +81,13 @@ const IO_QUEUE_DEPTH: u32 = 1024;
 /// Largest number of I/O queues rnvme asks for.
 const MAX_IO_QUEUES: u32 = 128;
 
-/// Largest number of DMA segments of a request (C `NVME_MAX_SEGS`).
-const MAX_SEGMENTS: u16 = 128;
-
 /// Largest transfer, in bytes, whatever the controller allows: the PRP
 /// entries of a request must fit in its one PRP list page.
 const MAX_TRANSFER: u64 = 1 << 20;
+
+/// Largest number of DMA segments of a request: its SGL descriptors must
+/// fit in its descriptor page.
+const MAX_SEGMENTS: u16 = (nvme::PAGE_SIZE / 16) as u16;
 
 /// How many times a request is queued again after a controller reset
 /// before it fails (C nvme's default `max_retries`).
@@ -389,6 +390,15 @@ struct Ctrl {
     passthru_lock: Mutex<()>,
     /// The entries of each I/O queue.
     depth: u16,
+    /// The controller's version (`VS`).
+    version: u32,
+    /// The largest transfer, in bytes.
+    max_transfer: u64,
+    /// The largest number of DMA segments of a request.
+    max_segments: u16,
+    /// What the NVM command set's Identify Controller data says, if the
+    /// controller has it.
+    nvm: nvme::IdCtrlNvm,
     queues: KVec<Arc<IoQueue>>,
     shadow: Option<Arc<ShadowDoorbells>>,
     tags: Arc<TagSet<Rnvme>>,
@@ -751,13 +761,27 @@ impl Controller {
             admin.run(regs, shadow.config_command())?;
         }
 
+        // As C: the transfer the controller allows, and one segment per
+        // controller page of it and one more for an offset into the first.
+        let mut max_transfer = MAX_TRANSFER;
+        if id.mdts != 0 {
+            max_transfer = max_transfer.min(nvme::PAGE_SIZE << id.mdts);
+        }
+        let max_segments = ((max_transfer / nvme::PAGE_SIZE) as u16 + 1).min(MAX_SEGMENTS);
+        // The limits of Write Zeroes and Dataset Management, where the
+        // controller has them; a controller without the data structure
+        // fails the command.
+        let nvm = identify(dev, &admin, regs, nvme::cns::CONTROLLER_NVM, 0)
+            .and_then(|data| nvme::IdCtrlNvm::parse(&data))
+            .unwrap_or_default();
+
         // One tag fewer than entries: a full submission queue is never
         // mistaken for an empty one.
         let config = TagSetConfig::new(nr_io, depth - 1)
             .poll_queues(poll)
             .numa_node(dev.numa_node())?;
         let tags = Arc::pin_init(
-            TagSet::with_dma(config, dev.as_ref(), MAX_SEGMENTS),
+            TagSet::with_dma(config, dev.as_ref(), max_segments),
             GFP_KERNEL,
         )?;
 
@@ -792,6 +816,10 @@ impl Controller {
                 passthru,
                 passthru_lock <- new_mutex!(()),
                 depth: depth as u16,
+                version,
+                max_transfer,
+                max_segments,
+                nvm,
                 queues,
                 shadow,
                 tags,
@@ -830,10 +858,7 @@ impl Controller {
         let id = &ctrl.id;
         let (admin, regs, queues) = (&ctrl.admin, Regs(&ctrl.bar), &ctrl.queues);
         let sgls = id.sgls & nvme::SGLS_SUPPORTED != 0;
-        let mut max_transfer = MAX_TRANSFER;
-        if id.mdts != 0 {
-            max_transfer = max_transfer.min(nvme::PAGE_SIZE << id.mdts);
-        }
+        let max_transfer = ctrl.max_transfer;
         let list = identify(dev, admin, regs, nvme::cns::ACTIVE_NS_LIST, 0)?;
         let mut disks = KVec::new();
         for chunk in list.chunks_exact(4) {
@@ -880,18 +905,30 @@ impl Controller {
                 } else {
                     (nvme::PAGE_SIZE - 1) as usize
                 })
-                .max_segments(MAX_SEGMENTS)
+                .max_segments(ctrl.max_segments)
+                .max_segment_size(u32::MAX)
                 .dma_alignment(3)?
                 .write_cache(id.vwc)
                 .fua(id.vwc)
                 .parent(dev.as_ref());
             if id.oncs & nvme::ONCS_DSM != 0 {
-                // One range per request, of up to what a request's length
-                // (32 bits of bytes) describes.
-                builder = builder.discard(u32::MAX >> 9, block);
+                // One range per request, as long as the controller takes
+                // (DMRSL) and the block layer makes them, with C's
+                // granularity.
+                let dmrsl = u64::from(ctrl.nvm.dmrsl) << (ns.lba_shift - 9);
+                let sectors = match u32::try_from(dmrsl) {
+                    Ok(sectors) if sectors != 0 => sectors,
+                    _ => u32::MAX,
+                };
+                builder = builder.discard(sectors, ns.discard_granularity(ctrl.version));
             }
             if id.oncs & nvme::ONCS_WRITE_ZEROES != 0 {
-                builder = builder.max_write_zeroes_sectors((max_transfer >> 9) as u32);
+                // As C: the controller's limit (WZSL), or a transfer's.
+                let sectors = match ctrl.nvm.wzsl {
+                    0 => (max_transfer >> 9) as u32,
+                    wzsl => 1u32.checked_shl(u32::from(wzsl) + 3).unwrap_or(u32::MAX),
+                };
+                builder = builder.max_write_zeroes_sectors(sectors);
             }
             let disk = builder.build(fmt!("rnvme{instance}n{nsid}"), ctrl.tags.clone(), data)?;
             disks.push(disk, GFP_KERNEL)?;
