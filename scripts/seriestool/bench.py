@@ -16,14 +16,16 @@ each repetition, so slow drift of the VM cancels out. A report with less
 than was asked (a workload, side or repetition missing, a value measured
 twice, a script that failed) is an error, never a table.
 
-`--icount` runs the VM on instruction time: one guest nanosecond per guest
-instruction. fio's IOPS then measure instructions per I/O (plus idle time
-at the timers), the cost under TCG that host noise hides; wall-clock mode
-stays the default, as the benchmark the goal is stated in.
+`--icount` measures on the instruction clock: one instruction is one
+nanosecond. A QEMU plugin counts the guest's instructions (see profile.py
+for how, and why not QEMU's -icount); each side runs each workload for a
+fixed number of I/Os per repetition, alternating as in the timed runs,
+and a run's rate is 10^9 over its instructions per I/O. That is the cost
+under TCG that host noise hides; wall-clock mode stays the default, as
+the benchmark the goal is stated in. The same runs give the instructions
+per I/O by function.
 
-`--profile` counts instructions instead (see profile.py): each side runs
-each workload once for a fixed number of I/Os, and the report gives the
-instructions per I/O of each side and of the functions that differ.
+`--profile` is one repetition of that, for the functions table alone.
 
 `--compare-inline-helpers` compares two kernels instead of two drivers:
 the series built with and without CONFIG_RUST_INLINE_HELPERS. A boot runs
@@ -172,13 +174,16 @@ def add_arguments(sp):
     sp.add_argument("--runtime", type=int, default=3, help="seconds per fio run (default 3)")
     sp.add_argument("--timeout", type=int, default=3600)
     sp.add_argument("--icount", action="store_true",
-                    help="run the VM on instruction time (QEMU -icount, one vCPU thread): "
-                    "a rate then compares instructions per I/O, not host time, and is "
-                    "far less noisy under TCG")
+                    help="measure on the instruction clock (a QEMU plugin counts the "
+                    "instructions; one is a nanosecond): each side runs each workload "
+                    "for --ios I/Os per repetition; the rates compare instructions per I/O, "
+                    "not host time, and are far less noisy under TCG")
+    sp.add_argument("--ios", type=int, default=20000,
+                    help="with --icount: I/Os per job, side and repetition (default 20000)")
     sp.add_argument("--profile", type=int, nargs="?", const=50000, metavar="IOS",
                     help="count the instructions of each function per I/O on both sides "
-                    "(QEMU plugin, instruction time), each workload once for IOS I/Os per "
-                    "job (default 50000), without --reps and --runtime; --json gets them all")
+                    "(QEMU plugin), each workload once for IOS I/Os per job "
+                    "(default 50000), without --reps and --runtime; --json gets them all")
     sp.add_argument("--top", type=int, default=12,
                     help="with --profile: how many functions to list (default 12)")
     sp.add_argument("--compare-inline-helpers", action="store_true",
@@ -190,7 +195,7 @@ def boot_bench(tree, profile, args, append):
     console, _, log = vm.boot(tree, profile, kind=f"bench-{args.name}",
                               tests=[f"bench:{args.name}"],
                               extra_append=f"series.runtime={args.runtime} {append}",
-                              timeout=args.timeout, icount=args.icount)
+                              timeout=args.timeout)
     info(f"    console: {log}")
     return console
 
@@ -215,31 +220,46 @@ def main(tree, args):
         raise SeriesError(f"name a benchmark: {', '.join(available()) or 'none yet'}")
     if args.reps < 2 and args.profile is None:
         raise SeriesError("--reps must be at least 2: a confidence interval needs two")
-    if args.profile is not None and args.compare_inline_helpers:
-        raise SeriesError("--profile compares the drivers of one kernel; "
+    counted = args.icount or args.profile is not None
+    if counted and args.compare_inline_helpers:
+        raise SeriesError("--icount and --profile compare the drivers of one kernel; "
                           "drop --compare-inline-helpers")
-    if args.profile is not None:
-        if args.profile <= 0:
-            raise SeriesError("--profile needs a positive number of I/Os")
+    if args.icount and args.profile is not None:
+        raise SeriesError("--icount already gives the functions table; drop --profile")
+    if counted:
+        ios = args.profile if args.profile is not None else args.ios
+        if ios <= 0:
+            raise SeriesError("--ios and --profile need a positive number of I/Os")
+        reps = args.reps if args.icount else 1
         build.build(tree, profiles.VM)
-        report = profile.run(tree, profiles.VM, args.name, args.profile, args.timeout)
-        info(profile.table(report, args.top))
-        write_json(args.json, report)
+        funcs, rates, console = profile.run(tree, profiles.VM, args.name, ios, args.timeout,
+                                            reps)
+        print_config(console)
+        info(profile.table(funcs, args.top))
+        report = {"profile": funcs}
+        if args.icount:
+            check_complete(rates, plan(console), ["C", "Rust"], reps)
+            info("\nrates on the instruction clock (I/Os per 10^9 instructions)")
+            report["instruction_clock"] = summarize(rates, "C", "Rust")
+            info(table(report["instruction_clock"]))
+        write_json(args.json, report if args.icount else funcs)
         return 0
     if args.compare_inline_helpers:
         report = summarize(compare_inline_helpers(tree, args), "noinline", "inline")
     else:
         build.build(tree, profiles.VM)
         console = boot_bench(tree, profiles.VM, args, f"series.reps={args.reps}")
-        if args.icount:
-            info("    clock: QEMU -icount shift=0 (1 guest ns per instruction), one vCPU thread")
-        for line in console.splitlines():
-            if line.startswith("BENCH-CONFIG "):
-                info("    " + line[len("BENCH-CONFIG "):])
+        print_config(console)
         report = summarize(results(console, args.name, ["C", "Rust"], args.reps), "C", "Rust")
     info(table(report))
     write_json(args.json, report)
     return 0
+
+
+def print_config(console):
+    for line in console.splitlines():
+        if line.startswith("BENCH-CONFIG "):
+            info("    " + line[len("BENCH-CONFIG "):])
 
 
 def write_json(path, report):

@@ -1,24 +1,35 @@
 # SPDX-License-Identifier: GPL-2.0
-"""`bench --profile`: where the instructions of an I/O go, by function, on
-both sides of a benchmark.
+"""`bench --profile` and `bench --icount`: the instructions of an I/O on
+both sides of a benchmark, in total and by function.
 
-The VM runs on instruction time with the QEMU plugin profile/tbcount.c,
-which counts the instructions of every translation block it runs. The
-guest script runs each workload once per side for a fixed number of I/Os,
-each after a `sync`; the plugin writes and resets its counts whenever
-`__x64_sys_sync` runs, so each run is one phase of the counts. The blocks
-are then attributed to functions with System.map (the kernel is built
-without KASLR) and the modules' symbols, which the guest prints as
+The VM runs with the QEMU plugin profile/tbcount.c, which counts the
+instructions of every translation block it runs, on every vCPU. The guest
+script runs each workload for a fixed number of I/Os per side and
+repetition, each run after a `sync`; the plugin writes and resets its
+counts whenever `__x64_sys_sync` runs, so each run is one phase of the
+counts. The blocks are then attributed to functions with System.map (the
+kernel is built without KASLR) and the modules' symbols, which the guest
+prints as
 
     PROFILE-SYM <address> <type> <name> [<module>]
 
 and each run is announced after it ends as
 
-    PROFILE-RUN <workload> <side> <I/Os>
+    PROFILE-RUN <workload> <side> <I/Os> [<repetition>]
 
 Instructions per I/O include fio's own (start-up too, spread over the
 I/Os), the system calls and the block layer: the same on both sides,
-except where the drivers make them differ.
+except where the drivers make them differ. On the instruction clock (one
+instruction a nanosecond) a run's rate is 10^9 over its instructions per
+I/O: `bench --icount` compares those rates like timed IOPS.
+
+Why count rather than run QEMU with -icount: -icount needs one vCPU
+thread, and single-threaded TCG in QEMU 7.2 leaves out the guest's memory
+barriers. Device models run in QEMU's I/O thread meanwhile, so a protocol
+that needs a barrier on both sides races: with NVMe shadow doorbells the
+guest's tail store and its event-index load pass each other, the
+controller misses a doorbell, and C nvme times a batch out within seconds.
+Multi-threaded TCG keeps the barriers, and the plugin counts atomically.
 """
 
 import bisect
@@ -35,7 +46,7 @@ from .common import CACHE, TOOL, SeriesError, info
 PLUGIN_SRC = os.path.join(TOOL, "profile", "tbcount.c")
 TRIGGER = "__x64_sys_sync"
 SYM_RE = re.compile(r"PROFILE-SYM ([0-9a-f]+) (\S) (\S+)(?:\s+\[(\S+)\])?")
-RUN_RE = re.compile(r"^PROFILE-RUN (\S+) (\S+) (\d+)\s*$")
+RUN_RE = re.compile(r"^PROFILE-RUN (\S+) (\S+) (\d+)(?: (\d+))?\s*$")
 
 
 def plugin(dest=CACHE):
@@ -76,8 +87,8 @@ def module_symbols(console):
 
 
 def runs(console):
-    """[(workload, side, I/Os)] in the order the guest ran them."""
-    return [(m.group(1), m.group(2), int(m.group(3)))
+    """[(workload, side, repetition, I/Os)] in the order the guest ran them."""
+    return [(m.group(1), m.group(2), int(m.group(4) or 0), int(m.group(3)))
             for m in map(RUN_RE.search, console.splitlines()) if m]
 
 
@@ -117,9 +128,12 @@ def by_function(phase, symbolize):
 
 
 def report(console, dump, system_map, side_a="C", side_b="Rust"):
-    """{"workloads": [{name, A, B, ratio, functions: {name: [A, B]}}]}: the
-    instructions per I/O of both sides (ratio A/B, so that larger is better
-    for B as in the timed benchmark) and those of each function."""
+    """({"workloads": [{name, A, B, ratio, functions: {name: [A, B]}}]},
+    {workload: {side: {repetition: rate}}}): the instructions per I/O of
+    both sides, averaged over the repetitions (ratio A/B, so that larger is
+    better for B as in the timed benchmark), and those of each function;
+    then each run's rate on the instruction clock (10^9 / instructions per
+    I/O), in the shape bench.summarize() takes."""
     done = runs(console)
     if not done:
         raise SeriesError("no PROFILE-RUN lines: the benchmark script has no profile mode")
@@ -131,22 +145,37 @@ def report(console, dump, system_map, side_a="C", side_b="Rust"):
         raise SeriesError(f"{len(done)} runs but {len(counts)} phases in the profile: "
                           f"the guest must call sync before each run and after the last")
     symbolize = Symbolizer(text_symbols(system_map) + module_symbols(console))
-    per_run = {}
-    for (wl, side, ios), phase in zip(done, counts[1:]):
+    per_run = collections.defaultdict(list)
+    rates = {}
+    for (wl, side, rep, ios), phase in zip(done, counts[1:]):
         if ios <= 0:
-            raise SeriesError(f"run {wl} {side} did no I/O")
-        per_run[(wl, side)] = {f: n / ios for f, n in by_function(phase, symbolize).items()}
+            raise SeriesError(f"run {wl} {side} repetition {rep} did no I/O")
+        reps = rates.setdefault(wl, {}).setdefault(side, {})
+        if rep in reps:
+            raise SeriesError(f"run {wl} {side} repetition {rep} was counted twice")
+        funcs = {f: n / ios for f, n in by_function(phase, symbolize).items()}
+        reps[rep] = 1e9 / sum(funcs.values())
+        per_run[(wl, side)].append(funcs)
     workloads = []
-    for wl in dict.fromkeys(wl for wl, _, _ in done):
+    for wl in dict.fromkeys(wl for wl, _, _, _ in done):
         if (wl, side_a) not in per_run or (wl, side_b) not in per_run:
             raise SeriesError(f"workload {wl}: missing side {side_a!r} or {side_b!r}")
-        a, b = per_run[(wl, side_a)], per_run[(wl, side_b)]
+        a, b = mean_functions(per_run[(wl, side_a)]), mean_functions(per_run[(wl, side_b)])
         total_a, total_b = sum(a.values()), sum(b.values())
         workloads.append({"name": wl, side_a: total_a, side_b: total_b,
                           "ratio": total_a / total_b,
                           "functions": {f: [a.get(f, 0.0), b.get(f, 0.0)]
                                         for f in set(a) | set(b)}})
-    return {"a": side_a, "b": side_b, "unit": "instructions per I/O", "workloads": workloads}
+    return ({"a": side_a, "b": side_b, "unit": "instructions per I/O", "workloads": workloads},
+            rates)
+
+
+def mean_functions(runs_):
+    """{function: mean instructions per I/O} over the runs of one side."""
+    total = collections.Counter()
+    for funcs in runs_:
+        total.update(funcs)
+    return {f: n / len(runs_) for f, n in total.items()}
 
 
 def demangle(names):
@@ -184,9 +213,10 @@ def table(rep, top=12):
     return "\n".join(rows)
 
 
-def run(tree, vm_profile, name, ios, timeout):
+def run(tree, vm_profile, name, ios, timeout, reps=1):
     """Boots the kernel of `vm_profile` with the plugin, runs the benchmark
-    `name` in profile mode and returns its report."""
+    `name` in profile mode, `reps` repetitions of each side, and returns
+    (report, rates, console) as report() does."""
     so = plugin()
     bdir = vm_profile.build_dir()
     with open(os.path.join(bdir, "System.map")) as f:
@@ -199,14 +229,20 @@ def run(tree, vm_profile, name, ios, timeout):
     if kaslr:
         raise SeriesError("bench --profile needs a kernel without KASLR "
                           "(CONFIG_RANDOMIZE_BASE=n), as the vm profile builds it")
-    info(f"    profile: {ios} I/Os per job and side, instructions counted by {so}")
+    info(f"    instructions counted by {so}: {ios} I/Os per job, side and repetition, "
+         f"{reps} repetition(s)")
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
         dump_path = os.path.join(tmp, "tbcount")
         console, _, log = vm.boot(tree, vm_profile, kind=f"bench-{name}-profile",
-                                  tests=[f"bench:{name}"], extra_append=f"series.profile={ios}",
-                                  timeout=timeout, icount=True,
+                                  tests=[f"bench:{name}"],
+                                  extra_append=f"series.profile={ios} series.reps={reps}",
+                                  timeout=timeout,
                                   plugin=f"{so},trigger={trigger:x},out={dump_path}")
         info(f"    console: {log}")
         with open(dump_path) as f:
             dump = f.read()
-    return report(console, dump, system_map)
+    ran = {t: ok for t, ok, _ in vm.parse_results(console)}
+    if ran.get(f"bench:{name}") is not True:
+        tail = "\n".join(console.splitlines()[-15:])
+        raise SeriesError(f"benchmark {name} failed in the VM; last lines:\n{tail}")
+    return (*report(console, dump, system_map), console)

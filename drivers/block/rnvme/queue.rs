@@ -30,8 +30,10 @@ use kernel::{
     prelude::*,
     sync::{
         atomic::{
+            Acquire,
             Atomic,
-            Relaxed, //
+            Relaxed,
+            Release, //
         },
         barrier::{
             dma_mb,
@@ -116,10 +118,20 @@ impl CqPos {
         self.try_next(cq, depth).ok().flatten()
     }
 
+    /// The position as [`IoQueue::pending`] keeps it.
+    fn hint(&self) -> u32 {
+        u32::from(self.head) | (u32::from(self.phase) << 16)
+    }
+
+    /// Whether the controller posted the entry at the head of `cq`.
+    fn posted(&self, cq: &Coherent<[Completion]>) -> Result<bool> {
+        let status: u16 = io_read!(cq, [try: usize::from(self.head)].status);
+        Ok(u16::from_le(status) & 1 == self.phase)
+    }
+
     fn try_next(&mut self, cq: &Coherent<[Completion]>, depth: u16) -> Result<Option<Completion>> {
         let head = usize::from(self.head);
-        let status: u16 = io_read!(cq, [try: head].status);
-        if u16::from_le(status) & 1 != self.phase {
+        if !self.posted(cq)? {
             return Ok(None);
         }
         // The rest of the entry was written before its phase tag.
@@ -373,6 +385,10 @@ pub(crate) struct IoQueue {
     /// pollers (with interrupts on) of a poll queue: interrupts are off
     /// while it is held, so that lockdep sees one usage for all queues.
     cq_state: SpinLockIrq<CqPos>,
+    /// Where `cq_state` was when its lock was released last, for a look at
+    /// the completion queue without the lock ([`IoQueue::pending`]): the
+    /// head in the low 16 bits, the phase above.
+    cq_hint: Atomic<u32>,
 }
 
 impl IoQueue {
@@ -419,6 +435,7 @@ impl IoQueue {
                 cq_doorbell,
                 sq_state <- new_spinlock!(SqState { tail: 0, rung: 0 }),
                 cq_state <- new_spinlock_irq!(CqPos::new()),
+                cq_hint: Atomic::new(CqPos::new().hint()),
             }),
             GFP_KERNEL,
         )
@@ -434,7 +451,10 @@ impl IoQueue {
         let mut sq = self.sq_state.lock();
         sq.tail = 0;
         sq.rung = 0;
-        self.cq_state.lock().reset(&self.cq)
+        let mut cq = self.cq_state.lock();
+        cq.reset(&self.cq)?;
+        self.cq_hint.store(cq.hint(), Release);
+        Ok(())
     }
 
     /// Fails the requests that come from now on: the controller is dead.
@@ -625,10 +645,25 @@ impl IoQueue {
             found = true;
         }
         if found {
+            self.cq_hint.store(cq.hint(), Release);
             if let Some(bar) = self.bar.try_access() {
                 self.cq_doorbell.ring(&bar, cq.head);
             }
         }
         found
+    }
+
+    /// Whether the controller may have posted a completion since the queue
+    /// was processed last: a look without the queue's lock, as C nvme's
+    /// `nvme_cqe_pending()`, so that a poll that finds nothing costs a load
+    /// or two. It can be wrong while another CPU processes the queue, so it
+    /// decides only whether to poll now, never whether a request is lost.
+    pub(crate) fn pending(&self) -> bool {
+        let hint = self.cq_hint.load(Acquire);
+        let pos = CqPos {
+            head: hint as u16,
+            phase: (hint >> 16) as u16,
+        };
+        pos.posted(&self.cq).unwrap_or(true)
     }
 }

@@ -178,13 +178,16 @@ fn completed(
     }
 }
 
-/// Ends the requests of the completions the controller posted on `queue`.
-/// Returns whether there were any.
+/// Ends the requests of the completions the controller posted on `queue`,
+/// together once the queue's lock is released. Returns whether there were
+/// any.
 fn process(tags: &TagSet<Rnvme>, queue: &IoQueue) -> bool {
-    queue.process(|cqe| {
-        if let Some((rq, status)) = completed(tags, queue, cqe) {
-            rq.end(status);
-        }
+    mq::CompletionBatch::run(|batch| {
+        queue.process(|cqe| {
+            if let Some((rq, status)) = completed(tags, queue, cqe) {
+                rq.end_in_batch(status, batch);
+            }
+        })
     })
 }
 
@@ -308,6 +311,9 @@ impl Operations for Rnvme {
         ns: ArcBorrow<'_, Namespace>,
         batch: &mut mq::CompletionBatch<'_>,
     ) -> u32 {
+        if !queue.pending() {
+            return 0;
+        }
         let mut ended = 0;
         queue.process(|cqe| {
             if let Some((rq, status)) = completed(&ns.ctrl.tags, &queue, cqe) {

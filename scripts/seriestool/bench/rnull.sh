@@ -6,9 +6,10 @@
 # alternates too). Prints BENCH <workload> <side> <rep> <IOPS>.
 # With series.sides=Rust on the command line only rnull runs (for
 # `bench --compare-inline-helpers`, which compares kernels, not drivers).
-# With series.profile=N (`bench --profile`) each side runs each workload
-# once for N I/Os per job, after a sync that starts a new phase of the
-# instruction profile; prints PROFILE-RUN <workload> <side> <I/Os>.
+# With series.profile=N (`bench --icount`, `--profile`) each side runs each
+# workload for N I/Os per job and repetition instead, after a sync that
+# starts a new phase of the instruction count; prints
+# PROFILE-RUN <workload> <side> <I/Os> <rep>.
 . /tests/lib.sh
 
 arg() { sed -n "s/.*series\.$1=\([0-9]*\).*/\1/p" /proc/cmdline; }
@@ -66,13 +67,17 @@ if [ -n "$ios" ]; then
 	# The addresses the profile's blocks are in: the modules' symbols.
 	awk 'NF == 4 { print "PROFILE-SYM", $0 }' /proc/kallsyms
 	while read -r rw bs qd jobs; do
-		for side in $sides; do
-			sync
-			# Total KiB read and written over the block size in KiB.
-			n=$(fio_run "$(dev_of $side)" $rw $bs $qd $jobs --number_ios="$ios" |
-				awk -F';' -v bs="${bs%k}" '{ printf "%.0f\n", ($6 + $47) / bs }')
-			[ -n "$n" ] || fail "fio failed on $(dev_of $side)"
-			echo "PROFILE-RUN $rw-$bs-qd$qd-j$jobs $side $n"
+		rep=0
+		while [ $rep -lt "$reps" ]; do
+			for side in $(bench_order $rep $sides); do
+				sync
+				# Total KiB read and written over the block size in KiB.
+				n=$(fio_run "$(dev_of $side)" $rw $bs $qd $jobs --number_ios="$ios" |
+					awk -F';' -v bs="${bs%k}" '{ printf "%.0f\n", ($6 + $47) / bs }')
+				[ -n "$n" ] || fail "fio failed on $(dev_of $side)"
+				echo "PROFILE-RUN $rw-$bs-qd$qd-j$jobs $side $n $rep"
+			done
+			rep=$((rep + 1))
 		done
 	done <<-EOF
 	$workloads
@@ -85,10 +90,7 @@ while read -r rw bs qd jobs; do
 	wl=$rw-$bs-qd$qd-j$jobs
 	rep=0
 	while [ $rep -lt "$reps" ]; do
-		if [ $((rep % 2)) -eq 0 ]; then order="$sides"; else
-			order=$(echo $sides | awk '{ for (i = NF; i > 0; i--) printf "%s ", $i }')
-		fi
-		for side in $order; do
+		for side in $(bench_order $rep $sides); do
 			iops=$(run "$(dev_of $side)" $rw $bs $qd $jobs)
 			[ -n "$iops" ] || fail "fio failed on $(dev_of $side) ($wl)"
 			echo "BENCH $wl $side $rep $iops"

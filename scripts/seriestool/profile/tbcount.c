@@ -13,12 +13,17 @@
  * Built against QEMU's plugin API version 1 (QEMU 7.2, Debian 12); the
  * few declarations it needs are below, so no QEMU headers are needed.
  *
- * The counts are exact only with one vCPU thread (-accel tcg,thread=single,
- * as -icount has it): the inline additions are not atomic, and dump() runs
- * on the vCPU thread that hits the trigger. A block counts whole when it
- * starts, so one that faults part way through (a page fault in user space)
- * counts a few instructions too many, alike on both sides.
+ * The counts are exact with any number of vCPU threads (-accel
+ * tcg,thread=multi): each run of a block adds to its count atomically, and
+ * dump() takes the counts with atomic exchanges under a lock, on the vCPU
+ * thread that hits the trigger. (Multi-threaded TCG is needed: with one
+ * vCPU thread QEMU 7.2 drops the guest's memory barriers, which races with
+ * the device models in QEMU's I/O thread, e.g. NVMe shadow doorbells.) A
+ * block counts whole when it starts, so one that faults part way through
+ * (a page fault in user space) counts a few instructions too many, alike
+ * on both sides.
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,7 +36,6 @@ struct qemu_plugin_tb;
 struct qemu_info;
 
 #define EXPORT __attribute__((visibility("default")))
-#define INLINE_ADD_U64 0
 #define CB_NO_REGS 0
 
 EXPORT int qemu_plugin_version = 1;
@@ -40,14 +44,12 @@ void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id,
 		void (*cb)(qemu_plugin_id_t, struct qemu_plugin_tb *));
 void qemu_plugin_register_vcpu_tb_exec_cb(struct qemu_plugin_tb *tb,
 		void (*cb)(unsigned int, void *), int flags, void *userdata);
-void qemu_plugin_register_vcpu_tb_exec_inline(struct qemu_plugin_tb *tb,
-		int op, void *ptr, uint64_t imm);
 size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
 uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb);
 void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id,
 		void (*cb)(qemu_plugin_id_t, void *), void *userdata);
 
-/* One per translation; QEMU adds 1 to `count` each time the block runs. */
+/* One per translation; on_exec() adds 1 to `count` each time the block runs. */
 struct block {
 	uint64_t count;
 	uint64_t vaddr;
@@ -62,6 +64,8 @@ static size_t nblocks;
 static uint64_t trigger;
 static FILE *out;
 static int phase;
+/* Serializes translations (which may run on any vCPU thread) and dumps. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct block *new_block(void)
 {
@@ -81,17 +85,25 @@ static struct block *new_block(void)
 
 static void dump(void)
 {
+	pthread_mutex_lock(&lock);
 	fprintf(out, "P %d\n", phase++);
 	for (size_t i = 0; i < nblocks; i++) {
 		struct block *b = &chunks[i / CHUNK][i % CHUNK];
+		uint64_t n = __atomic_exchange_n(&b->count, 0, __ATOMIC_RELAXED);
 
-		if (b->count) {
+		if (n)
 			fprintf(out, "%llx %llu %llu\n", (unsigned long long)b->vaddr,
-				(unsigned long long)b->insns, (unsigned long long)b->count);
-			b->count = 0;
-		}
+				(unsigned long long)b->insns, (unsigned long long)n);
 	}
 	fflush(out);
+	pthread_mutex_unlock(&lock);
+}
+
+static void on_exec(unsigned int vcpu, void *userdata)
+{
+	struct block *b = userdata;
+
+	__atomic_fetch_add(&b->count, 1, __ATOMIC_RELAXED);
 }
 
 static void on_trigger(unsigned int vcpu, void *userdata)
@@ -107,11 +119,14 @@ static void on_qemu_exit(qemu_plugin_id_t id, void *userdata)
 
 static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
-	struct block *b = new_block();
+	struct block *b;
 
+	pthread_mutex_lock(&lock);
+	b = new_block();
 	b->vaddr = qemu_plugin_tb_vaddr(tb);
 	b->insns = qemu_plugin_tb_n_insns(tb);
-	qemu_plugin_register_vcpu_tb_exec_inline(tb, INLINE_ADD_U64, &b->count, 1);
+	pthread_mutex_unlock(&lock);
+	qemu_plugin_register_vcpu_tb_exec_cb(tb, on_exec, CB_NO_REGS, b);
 	if (b->vaddr == trigger)
 		qemu_plugin_register_vcpu_tb_exec_cb(tb, on_trigger, CB_NO_REGS, NULL);
 }

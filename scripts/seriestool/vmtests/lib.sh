@@ -154,10 +154,11 @@ nvme_to_rnvme() {
 	echo rnvme > /sys/bus/pci/devices/$bdf/driver_override || fail "driver_override"
 }
 
-# rnvme_take: gives rnvme, freshly loaded (its first controller is
+# rnvme_take [PARAM...]: gives rnvme, freshly loaded (its first controller is
 # instance 0), the QEMU NVMe controller with serial rnvme0: the first time
 # by unbinding it from the C nvme driver and pointing its driver_override
-# at rnvme. Sets bdf to its PCI address.
+# at rnvme. PARAMs are rnvme's module parameters. Sets bdf to its PCI
+# address.
 rnvme_take() {
 	bdf=
 	for d in /sys/bus/pci/devices/*; do
@@ -167,7 +168,7 @@ rnvme_take() {
 	if grep -q '^rnvme_mod ' /proc/modules; then
 		rmmod rnvme_mod || fail "rmmod rnvme_mod (loaded by an earlier test)"
 	fi
-	modprobe rnvme_mod || fail "modprobe rnvme_mod"
+	modprobe rnvme_mod "$@" || fail "modprobe rnvme_mod $*"
 }
 
 # rnvme_wait INSTANCE: waits for both disks of rnvme instance INSTANCE and
@@ -201,4 +202,17 @@ arm_fail_io_timeout() {
 	[ -d $fi ] || fail "no $fi (CONFIG_FAIL_IO_TIMEOUT, CONFIG_FAULT_INJECTION_DEBUG_FS)"
 	echo 1 > $fi/verbose && echo 0 > $fi/space && echo 100 > $fi/probability &&
 		echo $1 > $fi/interval && echo $2 > $fi/times || fail "arming $fi"
+}
+
+# bench_order REP SIDE...: the sides in the order repetition REP of a
+# benchmark runs them: as given in even repetitions, reversed in odd ones,
+# so that neither side always runs first.
+bench_order() {
+	if [ $(($1 % 2)) -eq 0 ]; then
+		shift
+		echo "$@"
+	else
+		shift
+		echo "$@" | awk '{ for (i = NF; i > 0; i--) printf "%s%s", $i, (i > 1 ? " " : "\n") }'
+	fi
 }

@@ -25,10 +25,7 @@ use crate::{
     dma::DmaAddress,
     prelude::*,
 };
-use core::{
-    cell::UnsafeCell,
-    marker::PhantomData, //
-};
+use core::cell::UnsafeCell;
 
 /// The DMA state of a request, in its PDU: a pointer, null for the
 /// requests of a tag set without a DMA device, so that those requests
@@ -39,26 +36,38 @@ pub(crate) struct RequestDma(Option<KBox<DmaState>>);
 ///
 /// # Invariants
 ///
-/// - `sg` is an initialized table of at least one entry, for the DMA device
-///   of the request's tag set, `dev`.
 /// - `dev` is the device the tag set holds a reference to, which lives as
 ///   long as the request.
-/// - `nents` is the number of entries of `sg` mapped for `dev` while the
-///   request is mapped, and 0 otherwise. Only the owner of the request
-///   ([`OwnedRequest`], or the code that gives the request back to the block
-///   layer) accesses it.
+/// - Only the owner of the request ([`OwnedRequest`], or the code that gives
+///   the request back to the block layer) accesses `map`.
 struct DmaState {
-    sg: KVec<bindings::scatterlist>,
     dev: *mut bindings::device,
-    nents: UnsafeCell<u32>,
+    map: UnsafeCell<Mapping>,
 }
 
-// SAFETY: `sg` and `nents` are only used by the owner of the request (type
-// invariant), which may be on any thread; `dev` is a device pointer that is
-// valid everywhere.
+/// The mapping of a request's data.
+///
+/// # Invariants
+///
+/// - `segs` has at least one entry.
+/// - While the request's data is mapped, its first `count` entries are the
+///   segments `blk_rq_dma_map_iter_start()` and `_next()` mapped for the
+///   device of the [`DmaState`], `len` bytes in all, with `iova` and `p2p`
+///   as those functions left them; `count` is 0 otherwise.
+struct Mapping {
+    segs: KVec<DmaSegment>,
+    count: u32,
+    len: usize,
+    iova: bindings::dma_iova_state,
+    p2p: bindings::pci_p2pdma_map_type,
+}
+
+// SAFETY: `map` is only used by the owner of the request (type invariant),
+// which may be on any thread; `dev` is a device pointer that is valid
+// everywhere.
 unsafe impl Send for DmaState {}
 
-// SAFETY: Shared references to a request do not reach `sg` or `nents` (type
+// SAFETY: Shared references to a request do not reach `map` (type
 // invariant); `dev` is only read.
 unsafe impl Sync for DmaState {}
 
@@ -71,19 +80,22 @@ impl RequestDma {
     /// The state of a request whose data may be mapped for `dev`, in up to
     /// `max_segments` segments (at least one).
     pub(crate) fn new(dev: &crate::device::Device, max_segments: u16) -> Result<Self> {
-        let zeroed: bindings::scatterlist = pin_init::zeroed();
-        let mut sg = KVec::from_elem(zeroed, max_segments.into(), GFP_NOIO)?;
-        if sg.is_empty() {
+        let empty = DmaSegment { addr: 0, len: 0 };
+        let segs = KVec::from_elem(empty, max_segments.into(), GFP_NOIO)?;
+        if segs.is_empty() {
             return Err(EINVAL);
         }
-        // SAFETY: `sg` has `max_segments` entries.
-        unsafe { bindings::sg_init_table(sg.as_mut_ptr(), max_segments.into()) };
-        // INVARIANT: An initialized table for `dev`, which the tag set holds
-        // (the only caller passes the tag set's device), not mapped.
+        // INVARIANT: `segs` has `max_segments` entries, at least one; not
+        // mapped. `dev` is the tag set's device (the only caller passes it).
         let state = DmaState {
-            sg,
             dev: dev.as_raw(),
-            nents: UnsafeCell::new(0),
+            map: UnsafeCell::new(Mapping {
+                segs,
+                count: 0,
+                len: 0,
+                iova: pin_init::zeroed(),
+                p2p: bindings::pci_p2pdma_map_type_PCI_P2PDMA_MAP_NONE,
+            }),
         };
         Ok(Self(Some(KBox::new(state, GFP_NOIO)?)))
     }
@@ -99,25 +111,48 @@ impl RequestDma {
         let Some(state) = &self.0 else {
             return;
         };
-        // SAFETY: The caller owns the request, so it alone reaches `nents`.
-        let nents = unsafe { *state.nents.get() };
-        if nents == 0 {
-            return;
-        }
-        // SAFETY: As above; by the type invariants the first `nents` entries
-        // of `sg` are mapped for `dev`, in the direction of `rq`, whose
-        // operation does not change while the driver owns it.
-        unsafe {
-            bindings::dma_unmap_sg_attrs(
-                state.dev,
-                state.sg.as_ptr().cast_mut(),
-                nents as i32,
-                direction(rq),
-                0,
-            );
-            *state.nents.get() = 0;
+        // SAFETY: The caller owns the request, so it alone reaches `map`.
+        let map = unsafe { &mut *state.map.get() };
+        if map.count != 0 {
+            // SAFETY: By the type invariants the first `count` segments are
+            // mapped for `dev`, in the direction of `rq`, whose operation
+            // does not change while it is owned; the device is done with
+            // them.
+            unsafe { unmap(rq, state.dev, map) };
         }
     }
+}
+
+/// Undoes the mapping `map` of the data of `rq` for `dev`: at once if an
+/// IOVA covers it or the DMA of `dev` needs no unmapping (C
+/// `blk_rq_dma_unmap()`), else segment by segment, as C nvme does.
+///
+/// # Safety
+///
+/// `map` must hold `count > 0` segments of the data of `rq` mapped for
+/// `dev`, whose device is done with them.
+#[inline(never)]
+unsafe fn unmap(rq: *mut bindings::request, dev: *mut bindings::device, map: &mut Mapping) {
+    // SAFETY: By the safety requirements, `iova`, `len` and `p2p` are as
+    // the mapping of the data of `rq` for `dev` left them.
+    let done = unsafe { bindings::blk_rq_dma_unmap(rq, dev, &mut map.iova, map.len, map.p2p) };
+    if !done {
+        let attrs = if map.p2p == bindings::pci_p2pdma_map_type_PCI_P2PDMA_MAP_THRU_HOST_BRIDGE {
+            bindings::DMA_ATTR_MMIO as usize
+        } else {
+            0
+        };
+        // SAFETY: `rq` is a valid request.
+        let dir = unsafe { direction(rq) };
+        for seg in map.segs.iter().take(map.count as usize) {
+            // SAFETY: Each of the first `count` segments was mapped for `dev`
+            // by `dma_map_phys()` with these direction and attributes.
+            unsafe { bindings::dma_unmap_phys(dev, seg.addr, seg.len as usize, dir, attrs) };
+        }
+    }
+    // INVARIANT: Nothing is mapped any more.
+    map.count = 0;
+    map.len = 0;
 }
 
 /// The direction of the data of `rq` (C `rq_dma_dir()`).
@@ -150,48 +185,20 @@ pub struct DmaSegment {
 ///
 /// A clone iterates over the same segments, e.g. for a driver to look at
 /// them before it describes them to its device.
-///
-/// # Invariants
-///
-/// `next` points to the first of `left` mapped entries of a scatterlist
-/// table that stays mapped while `'a` lasts.
 #[derive(Clone)]
-pub struct DmaSegments<'a> {
-    next: *mut bindings::scatterlist,
-    left: u32,
-    _p: PhantomData<&'a bindings::scatterlist>,
-}
+pub struct DmaSegments<'a>(core::slice::Iter<'a, DmaSegment>);
 
 impl Iterator for DmaSegments<'_> {
     type Item = DmaSegment;
 
     #[inline]
     fn next(&mut self) -> Option<DmaSegment> {
-        if self.left == 0 {
-            return None;
-        }
-        let sg = self.next;
-        // SAFETY: By the type invariants `sg` is a mapped entry of a table
-        // that stays mapped while `self` lives.
-        let seg = unsafe {
-            DmaSegment {
-                addr: bindings::sg_dma_address(sg),
-                len: bindings::sg_dma_len(sg),
-            }
-        };
-        self.left -= 1;
-        if self.left != 0 {
-            // INVARIANT: The next entry is mapped, as `left` says.
-            // SAFETY: `sg` is an entry of an initialized table with more
-            // entries after it.
-            self.next = unsafe { bindings::sg_next(sg) };
-        }
-        Some(seg)
+        self.0.next().copied()
     }
 
     #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.left as usize, Some(self.left as usize))
+        self.0.size_hint()
     }
 }
 
@@ -200,72 +207,91 @@ impl ExactSizeIterator for DmaSegments<'_> {}
 impl<T: Operations> OwnedRequest<T> {
     /// Maps the data of the request for DMA by the device of its tag set
     /// ([`TagSet::with_dma`]) and returns its segments, in order (C
-    /// `blk_rq_map_sg()` and `dma_map_sg()`).
+    /// `blk_rq_dma_map_iter_start()` and `blk_rq_dma_map_iter_next()`, as C
+    /// nvme uses them: one segment if an IOMMU maps the data to one range).
     ///
     /// The data stays mapped until the request goes back to the block
     /// layer, which undoes the mapping, so the driver can hand the segments
     /// to its device for as long as it owns the request, also while the
-    /// request is with the device ([`OwnedRequest::hand_to_device`]). A
-    /// request without data (a flush, for example) has no segments.
+    /// request is with it ([`OwnedRequest::hand_to_device`]). A request
+    /// without data (a flush, for example) has no segments.
     ///
-    /// Fails with [`EINVAL`] if the tag set has no DMA device, with
-    /// [`EBUSY`] if the request is mapped already and with [`ENOMEM`] if
-    /// the mapping fails (e.g. no IOMMU space or bounce buffers are left):
-    /// the driver can then requeue the request.
+    /// Fails with [`EINVAL`] if the tag set has no DMA device or the data
+    /// cannot be mapped for it (e.g. peer-to-peer memory it cannot reach),
+    /// with [`EBUSY`] if the request is mapped already and with [`ENOMEM`]
+    /// if the mapping fails for want of resources (e.g. no IOMMU space or
+    /// bounce buffers are left): the driver can then requeue the request.
     ///
     /// [`TagSet::with_dma`]: super::TagSet::with_dma
+    #[inline]
     pub fn dma_map(&mut self) -> Result<DmaSegments<'_>> {
-        let rq = self.as_raw();
         let Some(dma) = &self.wrapper_ref().dma.0 else {
             return Err(EINVAL);
         };
-        // SAFETY: `self` owns the request alone, so it alone reaches `nents`.
-        if unsafe { *dma.nents.get() } != 0 {
-            return Err(EBUSY);
-        }
-        let sg = dma.sg.as_ptr().cast_mut();
-        // SAFETY: `rq` is a valid request that `self` owns.
-        let segments = u32::from(unsafe { (*rq).nr_phys_segments });
-        if segments == 0 {
-            // INVARIANT: No entries.
-            return Ok(DmaSegments {
-                next: sg,
-                left: 0,
-                _p: PhantomData,
-            });
-        }
-        // The tag set caps the segments of its disks' requests at the size
-        // of the table (see `GenDiskBuilder::build`).
-        if segments as usize > dma.sg.len() {
-            return Err(EINVAL);
-        }
-        let mut last = core::ptr::null_mut();
-        // SAFETY: `sg` is an initialized table with at least `segments`
-        // entries, as many as the request has physical segments. Only the
-        // owner of the request writes to the table.
-        let nents = unsafe {
-            bindings::sg_init_table(sg, segments);
-            bindings::__blk_rq_map_sg(rq, sg, &mut last)
-        };
-        if nents <= 0 {
-            return Err(EINVAL);
-        }
-        // SAFETY: The first `nents` entries of `sg` describe the data of
-        // `rq`; `dev` is the tag set's live DMA device.
-        let mapped = unsafe { bindings::dma_map_sg_attrs(dma.dev, sg, nents, direction(rq), 0) };
-        if mapped == 0 {
-            return Err(ENOMEM);
-        }
-        // INVARIANT: `nents` entries are mapped now; they stay mapped until
-        // the request goes back to the block layer, after `'_`.
-        // SAFETY: `self` owns the request alone.
-        unsafe { *dma.nents.get() = nents as u32 };
-        Ok(DmaSegments {
-            next: sg,
-            left: mapped,
-            _p: PhantomData,
-        })
+        // SAFETY: `self` owns the request alone, so it alone reaches `map`,
+        // for as long as the returned segments borrow `self`.
+        let map = unsafe { &mut *dma.map.get() };
+        // SAFETY: `self` owns the request, `dev` is the tag set's device.
+        unsafe { map_request(self.as_raw(), dma.dev, map) }?;
+        Ok(DmaSegments(map.segs[..map.count as usize].iter()))
     }
+}
+
+/// Maps the data of `rq` for `dev` into `map`.
+///
+/// # Safety
+///
+/// The caller must own `rq`, whose DMA state holds `map`, and `dev` must be
+/// the live DMA device of its tag set.
+#[inline(never)]
+unsafe fn map_request(
+    rq: *mut bindings::request,
+    dev: *mut bindings::device,
+    map: &mut Mapping,
+) -> Result {
+    if map.count != 0 {
+        return Err(EBUSY);
+    }
+    let mut iter: bindings::blk_dma_iter = pin_init::zeroed();
+    let (mut count, mut len) = (0usize, 0usize);
+    // SAFETY: `rq` is a valid request the caller owns, `dev` a live device;
+    // `iova` and `iter` are the caller's storage, which the function
+    // initializes.
+    let mut more = unsafe { bindings::blk_rq_dma_map_iter_start(rq, dev, &mut map.iova, &mut iter) };
+    let mut full = false;
+    while more {
+        map.p2p = iter.p2pdma.map;
+        // The tag set caps the segments of its disks' requests at the size
+        // of `segs` (see `GenDiskBuilder::build`), and blk-mq never makes
+        // more DMA segments than a request has physical segments; a request
+        // that had would be failed, not overrun `segs`.
+        let Some(seg) = map.segs.get_mut(count) else {
+            full = true;
+            break;
+        };
+        *seg = DmaSegment {
+            addr: iter.addr,
+            len: iter.len,
+        };
+        count += 1;
+        len += iter.len as usize;
+        // SAFETY: As above; `iter` is what the previous call left.
+        more = unsafe { bindings::blk_rq_dma_map_iter_next(rq, dev, &mut iter) };
+    }
+    // INVARIANT: The first `count` segments are mapped, `len` bytes.
+    map.count = count as u32;
+    map.len = len;
+    if full || iter.status != 0 {
+        if count != 0 {
+            // SAFETY: `map` holds the `count` segments just mapped, which no
+            // device has seen.
+            unsafe { unmap(rq, dev, map) };
+        }
+        // SAFETY: A function without preconditions.
+        let errno = unsafe { bindings::blk_status_to_errno(iter.status) };
+        return Err(if errno == ENOMEM.to_errno() { ENOMEM } else { EINVAL });
+    }
+    Ok(())
 }
 
 impl<T: Operations> Request<T> {
