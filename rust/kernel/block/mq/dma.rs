@@ -237,6 +237,47 @@ impl<T: Operations> OwnedRequest<T> {
     }
 }
 
+/// Maps the data of `rq`, a request of one segment, for `dev` as one
+/// range, without the DMA iterator, as C nvme does for small I/O; returns
+/// [`None`] if the request needs the iterator (its data is in more than
+/// one bio vector, or in peer-to-peer memory).
+///
+/// # Safety
+///
+/// The caller must own `rq`, and `dev` must be a live device.
+#[inline]
+unsafe fn map_single(
+    rq: *mut bindings::request,
+    dev: *mut bindings::device,
+) -> Result<Option<DmaSegment>> {
+    // SAFETY: `rq` is a valid request with data, which the caller owns.
+    let (bv, bytes) = unsafe { (bindings::req_bvec(rq), bindings::blk_rq_payload_bytes(rq)) };
+    // SAFETY: `bv.bv_page` is a page of the request's data.
+    if bv.bv_len != bytes || unsafe { bindings::is_pci_p2pdma_page(bv.bv_page) } {
+        return Ok(None);
+    }
+    // SAFETY: `bv` describes all the data of `rq`, in memory of the kernel;
+    // `dev` is live.
+    let addr = unsafe {
+        bindings::dma_map_page_attrs(
+            dev,
+            bv.bv_page,
+            bv.bv_offset as usize,
+            bv.bv_len as usize,
+            direction(rq),
+            0,
+        )
+    };
+    // SAFETY: `addr` was just returned for `dev`.
+    if unsafe { bindings::dma_mapping_error(dev, addr) } != 0 {
+        return Err(ENOMEM);
+    }
+    Ok(Some(DmaSegment {
+        addr,
+        len: bv.bv_len,
+    }))
+}
+
 /// Maps the data of `rq` for `dev` into `map`.
 ///
 /// # Safety
@@ -251,6 +292,20 @@ unsafe fn map_request(
 ) -> Result {
     if map.count != 0 {
         return Err(EBUSY);
+    }
+    // SAFETY: `rq` is a valid request the caller owns.
+    if unsafe { (*rq).nr_phys_segments } == 1 {
+        // SAFETY: As above, `dev` is a live device.
+        if let Some(seg) = unsafe { map_single(rq, dev) }? {
+            // INVARIANT: One segment, mapped by `dma_map_page_attrs()`,
+            // which the per-segment path of `unmap` undoes; no IOVA.
+            map.segs[0] = seg;
+            map.count = 1;
+            map.len = seg.len as usize;
+            map.iova = pin_init::zeroed();
+            map.p2p = bindings::pci_p2pdma_map_type_PCI_P2PDMA_MAP_NONE;
+            return Ok(());
+        }
     }
     let mut iter: bindings::blk_dma_iter = pin_init::zeroed();
     let (mut count, mut len) = (0usize, 0usize);
