@@ -114,6 +114,7 @@ impl CqPos {
 
     /// Returns the next completion of `cq` (of `depth` entries) if the
     /// controller posted it, and moves past it.
+    #[inline]
     fn next(&mut self, cq: &Coherent<[Completion]>, depth: u16) -> Option<Completion> {
         self.try_next(cq, depth).ok().flatten()
     }
@@ -124,11 +125,13 @@ impl CqPos {
     }
 
     /// Whether the controller posted the entry at the head of `cq`.
+    #[inline]
     fn posted(&self, cq: &Coherent<[Completion]>) -> Result<bool> {
         let status: u16 = io_read!(cq, [try: usize::from(self.head)].status);
         Ok(u16::from_le(status) & 1 == self.phase)
     }
 
+    #[inline]
     fn try_next(&mut self, cq: &Coherent<[Completion]>, depth: u16) -> Result<Option<Completion>> {
         let head = usize::from(self.head);
         if !self.posted(cq)? {
@@ -307,6 +310,7 @@ impl ShadowDoorbells {
 
     /// Stores `value` in the shadow doorbell `index`, and returns whether
     /// the controller waits for the register to be written too.
+    #[inline]
     fn update(&self, index: usize, value: u16) -> Result<bool> {
         // The queue entries are written before the doorbell.
         mb(Write);
@@ -337,6 +341,7 @@ impl Doorbell {
     }
 
     /// Rings the doorbell with `value`, through `bar` if needed.
+    #[inline]
     fn ring(&self, bar: &Bar<'_>, value: u16) {
         if let Some((shadow, index)) = &self.shadow {
             if let Ok(false) = shadow.update(*index, value) {
@@ -658,6 +663,7 @@ impl IoQueue {
     /// `nvme_cqe_pending()`, so that a poll that finds nothing costs a load
     /// or two. It can be wrong while another CPU processes the queue, so it
     /// decides only whether to poll now, never whether a request is lost.
+    #[inline]
     pub(crate) fn pending(&self) -> bool {
         let hint = self.cq_hint.load(Acquire);
         let pos = CqPos {

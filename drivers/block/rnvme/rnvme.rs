@@ -127,6 +127,7 @@ struct Namespace {
 
 impl Namespace {
     /// The logical block of `sector` (512 bytes).
+    #[inline]
     fn lba(&self, sector: u64) -> u64 {
         sector >> (self.lba_shift - 9)
     }
