@@ -312,7 +312,8 @@ unsafe fn map_request(
     // SAFETY: `rq` is a valid request the caller owns, `dev` a live device;
     // `iova` and `iter` are the caller's storage, which the function
     // initializes.
-    let mut more = unsafe { bindings::blk_rq_dma_map_iter_start(rq, dev, &mut map.iova, &mut iter) };
+    let mut more =
+        unsafe { bindings::blk_rq_dma_map_iter_start(rq, dev, &mut map.iova, &mut iter) };
     let mut full = false;
     while more {
         map.p2p = iter.p2pdma.map;
@@ -344,7 +345,11 @@ unsafe fn map_request(
         }
         // SAFETY: A function without preconditions.
         let errno = unsafe { bindings::blk_status_to_errno(iter.status) };
-        return Err(if errno == ENOMEM.to_errno() { ENOMEM } else { EINVAL });
+        return Err(if errno == ENOMEM.to_errno() {
+            ENOMEM
+        } else {
+            EINVAL
+        });
     }
     Ok(())
 }
