@@ -235,10 +235,11 @@ def main(tree, args):
         funcs, rates, console = profile.run(tree, profiles.VM, args.name, ios, args.timeout,
                                             reps)
         print_config(console)
+        # A run the plan names but the count lacks is an error, in both modes.
+        check_complete(rates, plan(console), ["C", "Rust"], reps)
         info(profile.table(funcs, args.top))
         report = {"profile": funcs}
         if args.icount:
-            check_complete(rates, plan(console), ["C", "Rust"], reps)
             info("\nrates on the instruction clock (I/Os per 10^9 instructions)")
             report["instruction_clock"] = summarize(rates, "C", "Rust")
             info(table(report["instruction_clock"]))
