@@ -10,6 +10,7 @@ use crate::nvme::{
 use kernel::{
     block::mq::{
         self,
+        DmaSegment,
         DmaSegments, //
     },
     device::{
@@ -18,6 +19,7 @@ use kernel::{
     },
     dma::{
         Coherent,
+        CoherentView,
         DmaAddress, //
     },
     io::{
@@ -472,12 +474,23 @@ impl IoQueue {
         (self.sq.dma_address(), self.cq.dma_address())
     }
 
+    /// The descriptor page of `tag`: its PRP list, SGL segment or discard
+    /// range.
+    #[inline]
+    fn descriptor_page(&self, tag: u32) -> Result<CoherentView<'_, [u64]>> {
+        let tag = tag as usize;
+        let chunk = self.prps.get(tag / PRP_PAGES_PER_CHUNK).ok_or(EINVAL)?;
+        let base = (tag % PRP_PAGES_PER_CHUNK) * PRP_PER_PAGE;
+        Ok(io_project!(chunk, [try: base..base + PRP_PER_PAGE]))
+    }
+
     /// Points `cmd` at the data of `segments`, as C nvme does: with an SGL
     /// if the controller has them (`sgl_threshold` is not [`None`]) and
-    /// the data has gaps within controller pages, which PRPs cannot
-    /// describe, or segments of at least a non-zero `sgl_threshold` bytes
-    /// on average; with PRPs otherwise. Uses the descriptor page of `tag`
-    /// for the PRP list or the SGL segment.
+    /// the segments meet within controller pages, which PRPs cannot
+    /// describe, or are at least a non-zero `sgl_threshold` bytes long on
+    /// average; with PRPs otherwise. Uses the descriptor page of `tag` for
+    /// the PRP list or the SGL segment.
+    #[inline]
     pub(crate) fn set_data(
         &self,
         tag: u32,
@@ -486,16 +499,9 @@ impl IoQueue {
         sgl_threshold: Option<u32>,
     ) -> Result {
         if let Some(threshold) = sgl_threshold {
-            let mask = nvme::PAGE_SIZE - 1;
-            let count = segments.len();
-            let (mut bytes, mut gaps) = (0u64, false);
-            for (i, seg) in segments.clone().enumerate() {
-                let end = seg.addr + u64::from(seg.len);
-                gaps |= (i > 0 && seg.addr & mask != 0) || (i + 1 < count && end & mask != 0);
-                bytes += u64::from(seg.len);
-            }
-            let average = bytes.div_ceil(count.max(1) as u64);
-            if gaps || (threshold != 0 && average >= u64::from(threshold)) {
+            let gaps = segments.joints() & (nvme::PAGE_SIZE - 1) != 0;
+            let average = segments.bytes().div_ceil(segments.len().max(1));
+            if gaps || (threshold != 0 && average >= threshold as usize) {
                 return self.set_sgl(tag, segments, cmd);
             }
         }
@@ -505,14 +511,14 @@ impl IoQueue {
     /// Points `cmd` at the data of `segments` with an SGL: one Data Block
     /// descriptor in the command, or a Last Segment descriptor for a list
     /// of them in the descriptor page of `tag`.
-    fn set_sgl(&self, tag: u32, segments: DmaSegments<'_>, cmd: &mut Command) -> Result {
+    fn set_sgl(&self, tag: u32, mut segments: DmaSegments<'_>, cmd: &mut Command) -> Result {
         // A descriptor: the address, then the length with the type in the
         // last byte.
         let desc = |addr: u64, len: u64, kind: u64| (addr.to_le(), (len | (kind << 56)).to_le());
         cmd.flags |= nvme::CMD_SGL_METABUF;
         let count = segments.len();
         if count == 1 {
-            for seg in segments {
+            if let Some(seg) = segments.next() {
                 (cmd.prp1, cmd.prp2) = desc(seg.addr, u64::from(seg.len), nvme::SGL_DATA);
             }
             return Ok(());
@@ -520,15 +526,13 @@ impl IoQueue {
         if count > PRP_PER_PAGE / 2 {
             return Err(EINVAL);
         }
-        let tag = tag as usize;
-        let chunk = self.prps.get(tag / PRP_PAGES_PER_CHUNK).ok_or(EINVAL)?;
-        let base = (tag % PRP_PAGES_PER_CHUNK) * PRP_PER_PAGE;
+        let page = self.descriptor_page(tag)?;
         for (i, seg) in segments.enumerate() {
             let (addr, len) = desc(seg.addr, u64::from(seg.len), nvme::SGL_DATA);
-            io_write!(chunk, [try: base + 2 * i], addr);
-            io_write!(chunk, [try: base + 2 * i + 1], len);
+            io_write!(page, [try: 2 * i], addr);
+            io_write!(page, [try: 2 * i + 1], len);
         }
-        let list = io_project!(chunk, [try: base]).dma_address();
+        let list = page.dma_address();
         (cmd.prp1, cmd.prp2) = desc(list, 16 * count as u64, nvme::SGL_LAST_SEGMENT);
         Ok(())
     }
@@ -536,59 +540,56 @@ impl IoQueue {
     /// Points `cmd` at the data of `segments` with PRPs, using the PRP
     /// list page of `tag` if the data spans more than two pages.
     ///
-    /// Every segment but the first must start on a controller page, and
-    /// every one but the last end on one: the disk's virtual boundary
-    /// keeps them so, or [`IoQueue::set_data`] chooses an SGL.
-    fn set_prps(&self, tag: u32, segments: DmaSegments<'_>, cmd: &mut Command) -> Result {
+    /// The segments must meet at controller pages (every one but the first
+    /// starts on one, every one but the last ends on one): the disk's
+    /// virtual boundary keeps them so, or [`IoQueue::set_data`] chooses an
+    /// SGL.
+    fn set_prps(&self, tag: u32, mut segments: DmaSegments<'_>, cmd: &mut Command) -> Result {
         let mask = nvme::PAGE_SIZE - 1;
-        let mut pages = 0usize;
-        let mut second = 0u64;
-        let tag = tag as usize;
-        let chunk = self.prps.get(tag / PRP_PAGES_PER_CHUNK).ok_or(EINVAL)?;
-        let base = (tag % PRP_PAGES_PER_CHUNK) * PRP_PER_PAGE;
-        for seg in segments {
-            let end = seg.addr + u64::from(seg.len);
-            let mut page = seg.addr;
-            while page < end {
-                match pages {
-                    0 => cmd.prp1 = page.to_le(),
-                    1 => second = page,
-                    n => {
-                        if n == 2 {
-                            io_write!(chunk, [try: base], second.to_le());
-                        }
-                        if n > PRP_PER_PAGE {
-                            return Err(EINVAL);
-                        }
-                        io_write!(chunk, [try: base + n - 1], page.to_le());
-                    }
-                }
-                pages += 1;
-                page = (page & !mask) + nvme::PAGE_SIZE;
-            }
+        if segments.joints() & mask != 0 {
+            return Err(EINVAL);
         }
-        cmd.prp2 = match pages {
-            0 | 1 => 0,
-            2 => second.to_le(),
-            _ => {
-                let list = io_project!(chunk, [try: base]).dma_address();
-                list.to_le()
+        let Some(first) = segments.next() else {
+            return Ok(());
+        };
+        // PRP 1 is the first address; every other entry is a page.
+        cmd.prp1 = first.addr.to_le();
+        let list = self.descriptor_page(tag)?;
+        let mut entries = 0;
+        let mut add = |seg: DmaSegment, mut page: u64| {
+            // A mapping does not wrap around, so neither does `end`; the
+            // page after the last possible page wraps to 0, which ends the
+            // loop.
+            let end = seg.addr.wrapping_add(seg.len.into());
+            while page < end {
+                io_write!(list, [try: entries], page.to_le());
+                entries += 1;
+                page = page.wrapping_add(nvme::PAGE_SIZE);
             }
+            Ok::<(), Error>(())
+        };
+        add(first, (first.addr & !mask).wrapping_add(nvme::PAGE_SIZE))?;
+        for seg in segments {
+            add(seg, seg.addr)?;
+        }
+        cmd.prp2 = match entries {
+            0 => 0,
+            // The second page: PRP 2 points at it, not at a list.
+            1 => io_read!(list, [try: 0]),
+            _ => list.dma_address().to_le(),
         };
         Ok(())
     }
 
     /// Points `cmd`, a Dataset Management command, at one range of `nlb`
-    /// blocks from `slba`, which it writes to the PRP list page of `tag`.
+    /// blocks from `slba`, which it writes to the descriptor page of `tag`.
     pub(crate) fn set_dsm_range(&self, tag: u32, slba: u64, nlb: u32, cmd: &mut Command) -> Result {
-        let tag = tag as usize;
-        let chunk = self.prps.get(tag / PRP_PAGES_PER_CHUNK).ok_or(EINVAL)?;
-        let base = (tag % PRP_PAGES_PER_CHUNK) * PRP_PER_PAGE;
+        let page = self.descriptor_page(tag)?;
         // A range is 16 bytes: context attributes, the number of blocks,
         // the first block.
-        io_write!(chunk, [try: base], (u64::from(nlb) << 32).to_le());
-        io_write!(chunk, [try: base + 1], slba.to_le());
-        cmd.prp1 = io_project!(chunk, [try: base]).dma_address().to_le();
+        io_write!(page, [try: 0], (u64::from(nlb) << 32).to_le());
+        io_write!(page, [try: 1], slba.to_le());
+        cmd.prp1 = page.dma_address().to_le();
         Ok(())
     }
 

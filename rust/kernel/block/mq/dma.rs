@@ -53,11 +53,14 @@ struct DmaState {
 /// - While the request's data is mapped, its first `count` entries are the
 ///   segments `blk_rq_dma_map_iter_start()` and `_next()` mapped for the
 ///   device of the [`DmaState`], `len` bytes in all, with `iova` and `p2p`
-///   as those functions left them; `count` is 0 otherwise.
+///   as those functions left them, and `joints` is the bitwise OR of the
+///   addresses at which one of them ends and the next starts; `count` is 0
+///   otherwise.
 struct Mapping {
     segs: KVec<DmaSegment>,
     count: u32,
     len: usize,
+    joints: DmaAddress,
     iova: bindings::dma_iova_state,
     p2p: bindings::pci_p2pdma_map_type,
 }
@@ -93,6 +96,7 @@ impl RequestDma {
                 segs,
                 count: 0,
                 len: 0,
+                joints: 0,
                 iova: pin_init::zeroed(),
                 p2p: bindings::pci_p2pdma_map_type_PCI_P2PDMA_MAP_NONE,
             }),
@@ -183,22 +187,47 @@ pub struct DmaSegment {
 
 /// The DMA segments of a request's data, from [`OwnedRequest::dma_map`].
 ///
-/// A clone iterates over the same segments, e.g. for a driver to look at
-/// them before it describes them to its device.
+/// A clone iterates over the same segments. What a driver needs to choose
+/// how to describe them to its device, [`DmaSegments::bytes`] and
+/// [`DmaSegments::joints`], it learns without iterating.
 #[derive(Clone)]
-pub struct DmaSegments<'a>(core::slice::Iter<'a, DmaSegment>);
+pub struct DmaSegments<'a> {
+    iter: core::slice::Iter<'a, DmaSegment>,
+    bytes: usize,
+    joints: DmaAddress,
+}
+
+impl DmaSegments<'_> {
+    /// The length of all the segments in bytes, however many of them the
+    /// iterator returned already.
+    #[inline]
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The bitwise OR of the DMA addresses at which one segment ends and
+    /// the next starts: the end of each segment but the last, and the start
+    /// of each one but the first; 0 for one segment. The segments meet only
+    /// at multiples of a power of two `align` if `joints() & (align - 1)` is
+    /// 0, which is what an NVMe controller needs to take them as a PRP list,
+    /// for example.
+    #[inline]
+    pub fn joints(&self) -> DmaAddress {
+        self.joints
+    }
+}
 
 impl Iterator for DmaSegments<'_> {
     type Item = DmaSegment;
 
     #[inline]
     fn next(&mut self) -> Option<DmaSegment> {
-        self.0.next().copied()
+        self.iter.next().copied()
     }
 
     #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.0.size_hint()
+        self.iter.size_hint()
     }
 }
 
@@ -233,7 +262,11 @@ impl<T: Operations> OwnedRequest<T> {
         let map = unsafe { &mut *dma.map.get() };
         // SAFETY: `self` owns the request, `dev` is the tag set's device.
         unsafe { map_request(self.as_raw(), dma.dev, map) }?;
-        Ok(DmaSegments(map.segs[..map.count as usize].iter()))
+        Ok(DmaSegments {
+            iter: map.segs[..map.count as usize].iter(),
+            bytes: map.len,
+            joints: map.joints,
+        })
     }
 }
 
@@ -302,13 +335,14 @@ unsafe fn map_request(
             map.segs[0] = seg;
             map.count = 1;
             map.len = seg.len as usize;
+            map.joints = 0;
             map.iova = pin_init::zeroed();
             map.p2p = bindings::pci_p2pdma_map_type_PCI_P2PDMA_MAP_NONE;
             return Ok(());
         }
     }
     let mut iter: bindings::blk_dma_iter = pin_init::zeroed();
-    let (mut count, mut len) = (0usize, 0usize);
+    let (mut count, mut len, mut joints, mut end) = (0usize, 0usize, 0, 0);
     // SAFETY: `rq` is a valid request the caller owns, `dev` a live device;
     // `iova` and `iter` are the caller's storage, which the function
     // initializes.
@@ -329,14 +363,20 @@ unsafe fn map_request(
             addr: iter.addr,
             len: iter.len,
         };
+        if count != 0 {
+            joints |= end | iter.addr;
+        }
+        end = iter.addr.wrapping_add(iter.len.into());
         count += 1;
         len += iter.len as usize;
         // SAFETY: As above; `iter` is what the previous call left.
         more = unsafe { bindings::blk_rq_dma_map_iter_next(rq, dev, &mut iter) };
     }
-    // INVARIANT: The first `count` segments are mapped, `len` bytes.
+    // INVARIANT: The first `count` segments are mapped, `len` bytes, and
+    // meet at `joints`.
     map.count = count as u32;
     map.len = len;
+    map.joints = joints;
     if full || iter.status != 0 {
         if count != 0 {
             // SAFETY: `map` holds the `count` segments just mapped, which no
