@@ -318,6 +318,12 @@ impl Operations for Rnvme {
         queue.submit(rq, cmd, is_last)
     }
 
+    /// As C nvme: a plugged batch goes to the queues without blk-mq's work
+    /// for each request.
+    fn queue_rqs(batch: &mut mq::RequestBatch<'_, Self>) {
+        batch.queue_all();
+    }
+
     fn commit_rqs(queue: ArcBorrow<'_, IoQueue>, _ns: ArcBorrow<'_, Namespace>) {
         queue.commit();
     }
@@ -326,6 +332,7 @@ impl Operations for Rnvme {
         rq.end_ok();
     }
 
+    #[inline]
     fn poll(
         queue: ArcBorrow<'_, IoQueue>,
         ns: ArcBorrow<'_, Namespace>,
