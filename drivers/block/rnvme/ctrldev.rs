@@ -13,9 +13,10 @@ use crate::{
         Regs,
         ADMIN_TIMEOUT, //
     },
-    Ctrl,
+    Ctrl, Namespace,
 };
 use kernel::{
+    block::mq::gen_disk::DiskIoctl,
     capability::{
         capable,
         Capability, //
@@ -97,20 +98,47 @@ impl MiscDevice for CtrlDev {
     }
 
     fn ioctl(ctrl: ArcBorrow<'_, Ctrl>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        match cmd {
-            NVME_IOCTL_ADMIN_CMD => ctrl.admin_passthru(arg, PASSTHRU32_SIZE),
-            NVME_IOCTL_ADMIN64_CMD => ctrl.admin_passthru(arg, size_of::<PassthruCmd>()),
+        let result = match cmd {
+            NVME_IOCTL_ADMIN_CMD | NVME_IOCTL_ADMIN64_CMD => ctrl.admin_ioctl(cmd, arg),
             NVME_IOCTL_RESET => ctrl.reset_ioctl(),
             // As C: the controller's device is no namespace's, and rnvme
             // has no I/O passthrough (`NVME_IOCTL_IO_CMD`), subsystem reset
             // or namespace rescan.
             NVME_IOCTL_ID => Err(ENOTTY),
             _ => Err(ENOTTY),
+        }?;
+        Ok(isize::try_from(result)?)
+    }
+}
+
+impl Namespace {
+    /// An ioctl on the namespace's disk, as C nvme takes them there: the
+    /// namespace ID, and admin commands, which go to the controller as on
+    /// its character device (also on a partition, as in C). rnvme has no
+    /// I/O passthrough.
+    pub(crate) fn ioctl(&self, ioctl: &DiskIoctl) -> Result<u32> {
+        match ioctl.cmd() {
+            NVME_IOCTL_ID => Ok(self.nsid),
+            cmd @ (NVME_IOCTL_ADMIN_CMD | NVME_IOCTL_ADMIN64_CMD) => {
+                self.ctrl.admin_ioctl(cmd, ioctl.arg())
+            }
+            _ => Err(ENOTTY),
         }
     }
 }
 
 impl Ctrl {
+    /// Runs the admin command of ioctl `cmd`, `NVME_IOCTL_ADMIN_CMD` or
+    /// `NVME_IOCTL_ADMIN64_CMD`, that user space passes at `arg`.
+    fn admin_ioctl(&self, cmd: u32, arg: usize) -> Result<u32> {
+        let size = if cmd == NVME_IOCTL_ADMIN_CMD {
+            PASSTHRU32_SIZE
+        } else {
+            size_of::<PassthruCmd>()
+        };
+        self.admin_passthru(arg, size)
+    }
+
     /// Runs the admin command that user space passes at `arg`, a C
     /// `struct nvme_passthru_cmd` (`size` 72) or `nvme_passthru_cmd64`
     /// (80), for a caller with `CAP_SYS_ADMIN` (others get `EACCES`, as in
@@ -120,7 +148,7 @@ impl Ctrl {
     /// Every field is checked: no flags, reserved fields or metadata, at
     /// most [`PASSTHRU_MAX`] bytes of data in the direction the opcode
     /// says, no command that would take the queues from the driver.
-    fn admin_passthru(&self, arg: usize, size: usize) -> Result<isize> {
+    fn admin_passthru(&self, arg: usize, size: usize) -> Result<u32> {
         // C nvme lets unprivileged callers read some identify data; rnvme
         // needs `CAP_SYS_ADMIN` for every command.
         if !capable(Capability::SysAdmin) {
@@ -202,13 +230,16 @@ impl Ctrl {
             .writer()
             .write_slice(bytes)?;
         // The status field without the phase tag: 15 bits.
-        Ok(isize::from(i16::try_from(status).map_err(|_| EIO)?))
+        if status > 0x7fff {
+            return Err(EIO);
+        }
+        Ok(u32::from(status))
     }
 
     /// Resets the controller for a caller with `CAP_SYS_ADMIN`, as C nvme's
     /// `NVME_IOCTL_RESET`; fails with `ENODEV` if the controller does not
     /// come back.
-    fn reset_ioctl(&self) -> Result<isize> {
+    fn reset_ioctl(&self) -> Result<u32> {
         if !capable(Capability::SysAdmin) {
             return Err(EACCES);
         }

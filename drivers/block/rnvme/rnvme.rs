@@ -15,6 +15,7 @@ use kernel::{
     block::mq::{
         self,
         gen_disk::{
+            DiskIoctl,
             GenDisk,
             GenDiskBuilder, //
         },
@@ -316,6 +317,11 @@ impl Operations for Rnvme {
             }
         }
         queue.submit(rq, cmd, is_last)
+    }
+
+    /// As C nvme: the namespace ID, and admin commands for the controller.
+    fn ioctl(ns: ArcBorrow<'_, Namespace>, ioctl: &DiskIoctl) -> Result<u32> {
+        ns.ioctl(ioctl)
     }
 
     /// As C nvme: a plugged batch goes to the queues without blk-mq's work

@@ -2,7 +2,8 @@
 # nvme-cli on rnvme: the controller's character device /dev/rnvme<N> takes
 # the admin passthrough ioctls, so that `nvme id-ctrl`, `nvme id-ns` and
 # `nvme smart-log` work, and show what they show for the same kind of QEMU
-# controller under C nvme. The device's sysfs files show the controller's
+# controller under C nvme; the disks take the namespace ID and admin
+# ioctls as C's do. The device's sysfs files show the controller's
 # identity and state as C's do, and the disks have C's queue limits but a
 # few listed ones. Bad passthrough commands fail with EINVAL,
 # callers without CAP_SYS_ADMIN get EACCES, and `nvme reset` resets the
@@ -68,6 +69,26 @@ nvme smart-log $dev > /tmp/r.txt || fail "nvme smart-log $dev"
 grep -q "^temperature" /tmp/r.txt || fail "smart-log: $(head -3 /tmp/r.txt)"
 nvme smart-log $dev -o json | grep -q '"critical_warning"' || fail "smart-log -o json"
 echo "nvme-cli: id-ctrl and id-ns as for C's controller, smart-log works"
+
+# The disks take nvme-cli's ioctls as C's disks do: the namespace ID, and
+# admin commands, which go to the controller; others are not theirs.
+nvme get-ns-id /dev/rnvme0n2 > /tmp/r.txt || fail "nvme get-ns-id /dev/rnvme0n2"
+grep -q "namespace-id:2$" /tmp/r.txt || fail "get-ns-id: $(cat /tmp/r.txt)"
+nvme id-ns /dev/rnvme0n1 > /tmp/r.txt || fail "nvme id-ns /dev/rnvme0n1"
+nvme id-ns /dev/${c}n1 > /tmp/c.txt || fail "nvme id-ns /dev/${c}n1"
+diff /tmp/c.txt /tmp/r.txt || fail "id-ns on the disk differs from C's"
+nvme id-ctrl /dev/rnvme0n2 > /tmp/r.txt || fail "nvme id-ctrl /dev/rnvme0n2"
+nvme id-ctrl /dev/${c}n1 | norm > /tmp/c.txt || fail "nvme id-ctrl /dev/${c}n1"
+diff /tmp/c.txt /tmp/r.txt || fail "id-ctrl on the disk differs from C's"
+nvme io-passthru /dev/rnvme0n1 --opcode=0x02 --namespace-id=1 --data-len=4096 -r \
+	> /tmp/p.out 2>&1 && fail "I/O passthrough on the disk succeeded"
+grep -q "Inappropriate ioctl" /tmp/p.out || fail "I/O passthrough: $(cat /tmp/p.out)"
+/usr/bin/setpriv --inh-caps=-sys_admin --bounding-set=-sys_admin nvme id-ns /dev/rnvme0n1 \
+	> /tmp/p.out 2>&1 && fail "id-ns on the disk without CAP_SYS_ADMIN succeeded"
+grep -q "Permission denied" /tmp/p.out || fail "id-ns without CAP_SYS_ADMIN: $(cat /tmp/p.out)"
+/usr/bin/setpriv --inh-caps=-sys_admin --bounding-set=-sys_admin nvme get-ns-id /dev/rnvme0n1 \
+	> /tmp/r.txt || fail "get-ns-id without CAP_SYS_ADMIN"
+echo "disk ioctls: namespace ID, id-ns and id-ctrl as on C's disks; no I/O passthrough"
 
 # A command the controller fails comes back with its status.
 nvme admin-passthru $dev --opcode=0x06 --cdw10=0x7f --data-len=4096 -r > /tmp/p.out 2>&1 &&
