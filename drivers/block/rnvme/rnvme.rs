@@ -810,9 +810,14 @@ impl Controller {
 
         // One tag fewer than entries: a full submission queue is never
         // mistaken for an empty one.
-        let config = TagSetConfig::new(nr_io, depth - 1)
+        let mut config = TagSetConfig::new(nr_io, depth - 1)
             .poll_queues(poll)
             .numa_node(dev.numa_node())?;
+        if !shared {
+            // As C nvme: each interrupt-driven queue gets the CPUs its
+            // vector is affine to; vector 0 is the admin queue's.
+            config = config.queues_by_irq_affinity(1);
+        }
         let tags = Arc::pin_init(
             TagSet::with_dma(config, dev.as_ref(), max_segments),
             GFP_KERNEL,

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # rnvme with poll_queues=1: the disk gets a poll queue after its interrupt-
-# driven ones, io_uring's polled I/O (hipri) goes there and completes with
-# no interrupt, and the data verifies; interrupt-driven I/O still works.
+# driven ones, which are mapped by their vectors' affinity, io_uring's
+# polled I/O (hipri) goes there and completes with no interrupt, and the
+# data verifies; interrupt-driven I/O still works.
 . /tests/lib.sh
 
 rnvme_take
@@ -14,6 +15,22 @@ d=rnvme0n1
 queues=$(ls /sys/block/$d/mq | wc -l)
 [ "$queues" = 3 ] || fail "$d has $queues hardware queues, expected 2 and a poll queue"
 expect /sys/block/$d/queue/io_poll 1
+# The interrupt-driven queues have the CPUs their vectors are affine to
+# (vector 0 is the admin queue's), as C nvme maps them. msi_irqs lists the
+# IRQs of the vectors in vector order, as C's IRQ names (nvme<N>q<vector>)
+# show. (On two CPUs an even spread is the same map; an offset wrong by one
+# is not.)
+vector_irq() { ls /sys/bus/pci/devices/$1/msi_irqs | sort -n | sed -n "$(($2 + 1))p"; }
+c=$(nvme_ctrl rseries0)
+cbdf=$(basename "$(readlink -f /sys/class/nvme/$c/device)")
+irq=$(vector_irq $cbdf 1)
+grep -q "^ *$irq:.* ${c}q1\$" /proc/interrupts ||
+	fail "IRQ $irq is not ${c}q1: msi_irqs is not in vector order"
+for q in 0 1; do
+	irq=$(vector_irq $bdf $((q + 1)))
+	expect /sys/block/$d/mq/$q/cpu_list "$(cat /proc/irq/$irq/smp_affinity_list)"
+done
+echo "$d: the interrupt-driven queues have the CPUs of their vectors"
 # irqs: the interrupts of the controller so far.
 irqs() {
 	awk '/rnvme/ { for (i = 2; i <= NF; i++) if ($i ~ /^[0-9]+$/) n += $i } END { print n + 0 }' \
