@@ -60,7 +60,7 @@ workloads=$(for rw in randread randwrite; do for qd in 1 32 128; do for bs in 4k
 # Every workload this run measures, so that the runner can tell a
 # complete report from a short one.
 echo "BENCH-PLAN $(echo "$workloads" |
-	awk '{ printf "%s%s-%s-qd%s-j%s", NR > 1 ? "," : "", $1, $2, $3, $4 }')"
+	awk '{ printf "%s%s-%s-qd%s-j%s", (NR > 1 ? "," : ""), $1, $2, $3, $4 }')"
 
 ios=$(arg profile)
 if [ -n "$ios" ]; then

@@ -5,6 +5,7 @@ demo of `run`."""
 
 import fcntl
 import os
+import subprocess
 import tempfile
 import unittest
 from unittest import mock
@@ -149,9 +150,29 @@ class BenchLoudTest(unittest.TestCase):
         with self.assertRaisesRegex(SeriesError, "--reps"):
             bench.main("/nonexistent", args)
 
-    def test_the_benchmark_script_announces_its_plan(self):
-        with open(os.path.join(bench.BENCH_DIR, "rnull.sh")) as f:
-            self.assertIn('echo "BENCH-PLAN ', f.read())
+    def test_the_benchmark_scripts_announce_every_workload(self):
+        # The scripts' own lines that make the workloads and print the plan,
+        # run by the host's shell and awk: one name per workload, none empty.
+        # (An awk `printf ..., NR > 1 ? ...` redirects to a file named 1
+        # instead: the plan came out empty once.)
+        for script in ("rnull.sh", "rnvme.sh"):
+            with self.subTest(script=script):
+                with open(os.path.join(bench.BENCH_DIR, script)) as f:
+                    lines = f.read().splitlines()
+                first = next(i for i, l in enumerate(lines) if l.startswith("workloads=$("))
+                plan = next(i for i, l in enumerate(lines) if l.startswith('echo "BENCH-PLAN '))
+                last = next(i for i in range(plan, len(lines)) if lines[i].endswith(')"'))
+                snippet = "\n".join(lines[first:last + 1] + ['echo "$workloads" | wc -l'])
+                with tempfile.TemporaryDirectory() as tmp:
+                    out = subprocess.run(["sh", "-c", snippet], cwd=tmp, capture_output=True,
+                                         text=True, check=True).stdout.splitlines()
+                    self.assertEqual(os.listdir(tmp), [])
+                self.assertEqual(len(out), 2, out)
+                self.assertTrue(out[0].startswith("BENCH-PLAN "), out)
+                names = out[0][len("BENCH-PLAN "):].split(",")
+                self.assertEqual(len(names), int(out[1]))
+                self.assertEqual(len(set(names)), len(names))
+                self.assertTrue(all(names), names)
 
 
 class CheckpatchTest(unittest.TestCase):
