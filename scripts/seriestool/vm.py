@@ -221,38 +221,69 @@ def _pump(proc, log, start, timeout, echo):
                 info("    " + line)
 
 
+# A VM test that needs a boot of its own says so on a line of its header:
+# "# series-append: ARGS", the kernel arguments added to that boot's.
+APPEND_RE = re.compile(r"^# series-append: (.+)$", re.M)
+
+
+def test_append(name):
+    """The kernel arguments that VM test `name` adds to its boot ("" for
+    the shared boot)."""
+    with open(os.path.join(VMTESTS, name + ".sh")) as f:
+        m = APPEND_RE.search(f.read())
+    return m.group(1).strip() if m else ""
+
+
+def boot_groups(names):
+    """[(append, [test, ...])]: the tests that share a boot, in the order
+    of `names`; the shared boot ("") first."""
+    groups = {}
+    for name in names:
+        groups.setdefault(test_append(name), []).append(name)
+    return sorted(groups.items(), key=lambda g: g[0] != "")
+
+
 def vmtest(tree, profile, tests=None, timeout=BOOT_TIMEOUT):
-    """Runs the VM tests; returns (passed, failed) after printing a line per test."""
+    """Runs the VM tests, one boot for those that share one; returns
+    (passed, failed) after printing a line per test and per boot's splat
+    check."""
     names = tests or available_tests()
     unknown = [t for t in names if t not in available_tests()]
     if unknown:
         raise SeriesError(f"unknown VM tests: {', '.join(unknown)}; known: "
                           f"{', '.join(available_tests())}")
-    console, took, log_path = boot(tree, profile, kind="vmtest", tests=names, timeout=timeout)
-    results = {name: (ok, secs) for name, ok, secs in parse_results(console)}
     passed = failed = 0
-    for name in names:
-        if name not in results:
-            info(f"FAIL {name}: no result (see {log_path})")
+    for append, group in boot_groups(names):
+        kind = "vmtest" + (f"-{group[0]}" if append else "")
+        if append:
+            info(f"booting again for {', '.join(group)} ({append})")
+        console, took, log_path = boot(tree, profile, kind=kind, tests=group,
+                                       extra_append=append, timeout=timeout)
+        results = {name: (ok, secs) for name, ok, secs in parse_results(console)}
+        for name in group:
+            if name not in results:
+                info(f"FAIL {name}: no result (see {log_path})")
+                failed += 1
+                continue
+            ok, secs = results[name]
+            info(f"{'PASS' if ok else 'FAIL'} {name} ({secs}s)")
+            if ok:
+                passed += 1
+            else:
+                failed += 1
+                info(test_output(console, name))
+        found = splats(console)
+        check = "kernel-splats" + (f" ({kind})" if append else "")
+        if found:
             failed += 1
-            continue
-        ok, secs = results[name]
-        info(f"{'PASS' if ok else 'FAIL'} {name} ({secs}s)")
-        if ok:
-            passed += 1
+            info(f"FAIL {check}: {len(found)} splat line(s) in {log_path}:")
+            for l in found[:20]:
+                info("    " + l)
         else:
-            failed += 1
-            info(test_output(console, name))
-    found = splats(console)
-    if found:
-        failed += 1
-        info(f"FAIL kernel-splats: {len(found)} splat line(s) in {log_path}:")
-        for l in found[:20]:
-            info("    " + l)
-    else:
-        passed += 1
-        info("PASS kernel-splats (no BUG/WARNING/KASAN/lockdep/RCU stall in the console)")
-    info(f"vmtest[{profile.name}]: {passed} passed, {failed} failed (VM ran {fmt_secs(took)})")
+            passed += 1
+            info(f"PASS {check} (no BUG/WARNING/KASAN/lockdep/RCU stall in the console)")
+        info(f"vmtest[{profile.name}]: {kind}: VM ran {fmt_secs(took)}")
+    info(f"vmtest[{profile.name}]: {passed} passed, {failed} failed")
     return passed, failed
 
 

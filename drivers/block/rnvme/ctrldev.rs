@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The character device of a controller, `/dev/rnvme<N>`: its identity and
-//! state in sysfs, and the admin passthrough ioctls that nvme-cli uses.
+//! What nvme-cli sees of a controller: its character device, `/dev/rnvme<N>`
+//! (or `/dev/nvme<N>`), which takes the admin passthrough ioctls, and its
+//! identity and state in sysfs, in the classes that `nvme list` reads.
 
 use crate::{
     nvme::{
@@ -21,6 +22,10 @@ use kernel::{
         capable,
         Capability, //
     },
+    class::{
+        self,
+        Class, //
+    },
     fs::File,
     io::Io,
     ioctl::{
@@ -38,7 +43,10 @@ use kernel::{
         Arc,
         ArcBorrow, //
     },
-    sysfs::AttributeOperations,
+    sysfs::{
+        self,
+        AttributeOperations, //
+    },
     time::Delta,
     uaccess::{
         UserPtr,
@@ -262,13 +270,109 @@ impl Ctrl {
     }
 }
 
-/// Implements attribute `$id` of the controller's device, of type `$value`,
-/// shown by `$show` from the controller `$ctrl`.
+/// The classes of the controllers and of their subsystems, and the prefix
+/// of the names of the controllers and disks: C nvme's, or rnvme's own where
+/// C nvme may have those (see the `nvme_names` parameter).
+pub(crate) struct Names {
+    pub(crate) ctrls: &'static Class,
+    pub(crate) subsystems: &'static Class,
+    pub(crate) prefix: &'static str,
+}
+
+static NVME: Class = Class::new(c"nvme");
+static NVME_SUBSYSTEM: Class = Class::new(c"nvme-subsystem");
+static RNVME: Class = Class::new(c"rnvme");
+static RNVME_SUBSYSTEM: Class = Class::new(c"rnvme-subsystem");
+
+impl Names {
+    /// C nvme's names (`nvme<N>`, `nvme<N>n<M>`, `nvme-subsys<N>` in
+    /// `/sys/class/nvme` and `/sys/class/nvme-subsystem`), which nvme-cli
+    /// lists, if `nvme` is set; rnvme's (`rnvme<N>` ... in `/sys/class/rnvme`
+    /// and `/sys/class/rnvme-subsystem`) otherwise.
+    pub(crate) fn new(nvme: bool) -> Self {
+        if nvme {
+            Self {
+                ctrls: &NVME,
+                subsystems: &NVME_SUBSYSTEM,
+                prefix: "nvme",
+            }
+        } else {
+            Self {
+                ctrls: &RNVME,
+                subsystems: &RNVME_SUBSYSTEM,
+                prefix: "rnvme",
+            }
+        }
+    }
+
+    /// Registers the two classes, for as long as the registrations live.
+    pub(crate) fn register(&self) -> Result<[class::Registration; 2]> {
+        Ok([
+            class::Registration::new(self.ctrls)?,
+            class::Registration::new(self.subsystems)?,
+        ])
+    }
+}
+
+/// The devices of a controller in sysfs, as C nvme's: `<prefix><N>` in the
+/// class of controllers, under the PCI device, with the controller's
+/// attributes (the disks go under it), and `<prefix>-subsys<N>` in the
+/// class of subsystems, with the subsystem's attributes and a link to the
+/// controller. rnvme gives each controller a subsystem of its own.
+pub(crate) struct CtrlDevices {
+    _subsystem: class::Device<CtrlDevData>,
+    ctrl: class::Device<CtrlDevData>,
+}
+
+impl CtrlDevices {
+    /// Adds the devices of controller `instance`, which shows `ctrl`, under
+    /// the PCI device `parent`.
+    pub(crate) fn new(
+        names: &Names,
+        parent: &kernel::device::Device,
+        instance: u32,
+        ctrl: &Arc<Ctrl>,
+    ) -> Result<Self> {
+        let prefix = names.prefix;
+        let data = CtrlDevData { ctrl: ctrl.clone() };
+        let ctrl_dev = class::Device::new(
+            names.ctrls,
+            Some(parent),
+            fmt!("{prefix}{instance}"),
+            data,
+            &CTRL_GROUPS,
+        )?;
+        let data = CtrlDevData { ctrl: ctrl.clone() };
+        let subsystem = class::Device::new(
+            names.subsystems,
+            None,
+            fmt!("{prefix}-subsys{instance}"),
+            data,
+            &SUBSYSTEM_GROUPS,
+        )?;
+        subsystem.link(ctrl_dev.as_ref())?;
+        Ok(Self {
+            _subsystem: subsystem,
+            ctrl: ctrl_dev,
+        })
+    }
+
+    /// The controller's device, the parent of its disks.
+    pub(crate) fn ctrl(&self) -> &kernel::device::Device {
+        self.ctrl.as_ref()
+    }
+}
+
+/// The devices of the controllers and subsystems in sysfs.
+type CtrlSysfs = class::Device<CtrlDevData>;
+
+/// Implements attribute `$id` of the controller's or subsystem's device, of
+/// type `$value`, shown by `$show` from the controller `$ctrl`.
 macro_rules! ctrl_attribute {
     ($id:literal, $value:ty, |$ctrl:ident| $show:expr) => {
         #[vtable]
         impl AttributeOperations<$id> for CtrlDevData {
-            type Host = MiscDeviceRegistration<CtrlDev>;
+            type Host = CtrlSysfs;
             type Value = $value;
 
             fn show(data: &CtrlDevData) -> Result<$value> {
@@ -295,13 +399,14 @@ ctrl_attribute!(7, u16, |c| Ok(c.depth - 1));
 ctrl_attribute!(8, i32, |c| Ok(c.numa_node));
 ctrl_attribute!(9, CString, |c| text(&c.id.subnqn));
 ctrl_attribute!(10, u16, |c| Ok(c.id.cntlid));
+ctrl_attribute!(11, CString, |_c| text(b"nvm"));
 
 // The attributes of a controller's device, as C nvme's: its identity
 // (model, serial, firmware_rev, subsysnqn, cntlid), how it is reached
 // (transport, address, numa_node), its state and its queues (queue_count
 // with the admin queue, sqsize 0's based).
 kernel::sysfs_groups! {
-    pub(crate) static CTRL_GROUPS: MiscDeviceRegistration<CtrlDev> = [
+    static CTRL_GROUPS: CtrlSysfs = [
         {
             ops: CtrlDevData,
             attributes: [
@@ -320,3 +425,25 @@ kernel::sysfs_groups! {
         },
     ];
 }
+
+// The attributes of a subsystem's device that nvme-cli reads, as C nvme's:
+// the subsystem's NQN, its type, and the identity of its controller.
+kernel::sysfs_groups! {
+    static SUBSYSTEM_GROUPS: CtrlSysfs = [
+        {
+            ops: CtrlDevData,
+            attributes: [
+                subsysnqn: 9,
+                model: 0,
+                serial: 1,
+                firmware_rev: 2,
+                subsystype: 11,
+            ],
+        },
+    ];
+}
+
+/// The character device has no attributes: they are on the controller's
+/// device in its class.
+pub(crate) static NO_GROUPS: sysfs::Groups<MiscDeviceRegistration<CtrlDev>, 0> =
+    sysfs::Groups::new([]);

@@ -4,7 +4,7 @@
 //!
 //! rnvme brings up the controller, makes one I/O queue pair per interrupt
 //! vector (up to one per CPU), and adds a disk for every active namespace,
-//! parented to the controller's PCI device. Requests are mapped for DMA by
+//! parented to the controller's device in its class, as C nvme's. Requests are mapped for DMA by
 //! the block layer abstractions and described to the controller with PRPs;
 //! completions come by interrupt and find their request by the command id.
 //! A request that times out is aborted, and if it times out again the
@@ -65,7 +65,9 @@ mod queue;
 use ctrldev::{
     CtrlDev,
     CtrlDevData,
-    CTRL_GROUPS, //
+    CtrlDevices,
+    Names,
+    NO_GROUPS, //
 };
 use nvme::Command;
 use queue::{
@@ -550,6 +552,9 @@ struct Controller {
     /// while the controller still works.
     #[pin]
     disks: Mutex<KVec<GenDisk<Rnvme>>>,
+    /// The controller's and its subsystem's devices in sysfs, the parent
+    /// of the disks: they go after them.
+    devices: CtrlDevices,
     irqs: KVec<pci::IrqRegistration<QueueIrq>>,
     ctrl: Arc<Ctrl>,
 }
@@ -869,28 +874,35 @@ impl Controller {
             GFP_KERNEL,
         )?;
         let instance = INSTANCES.fetch_add(1, Relaxed);
-        let name = CString::try_from_fmt(fmt!("rnvme{instance}"))?;
+        let names = Names::new(module_parameters::nvme_names.value());
+        let devices = CtrlDevices::new(&names, dev.as_ref(), instance, &ctrl)?;
+        let prefix = names.prefix;
+        let name = CString::try_from_fmt(fmt!("{prefix}{instance}"))?;
         let cdev_data = CtrlDevData { ctrl: ctrl.clone() };
         let cdev = KBox::pin_init(
-            MiscDeviceRegistration::register_named(dev.as_ref(), name, cdev_data, &CTRL_GROUPS),
+            MiscDeviceRegistration::register_named(dev.as_ref(), name, cdev_data, &NO_GROUPS),
             GFP_KERNEL,
         )?;
-        let disks = Self::add_disks(dev, &ctrl, instance)?;
+        let disks = Self::add_disks(dev, &ctrl, &devices, prefix, instance)?;
 
         disable_on_error.dismiss();
         Ok(try_pin_init!(Self {
             cdev,
             disks <- new_mutex!(disks),
+            devices,
             irqs,
             ctrl,
         }))
     }
 
     /// Adds a disk for each active namespace with a block size the block
-    /// layer takes.
+    /// layer takes, named `<prefix><instance>n<nsid>`, under the
+    /// controller's device.
     fn add_disks(
         dev: &pci::Device<Bound>,
         ctrl: &Arc<Ctrl>,
+        devices: &CtrlDevices,
+        prefix: &str,
         instance: u32,
     ) -> Result<KVec<GenDisk<Rnvme>>> {
         let id = &ctrl.id;
@@ -948,7 +960,7 @@ impl Controller {
                 .dma_alignment(3)?
                 .write_cache(id.vwc)
                 .fua(id.vwc)
-                .parent(dev.as_ref());
+                .parent(devices.ctrl());
             if id.oncs & nvme::ONCS_DSM != 0 {
                 // One range per request, as long as the controller takes
                 // (DMRSL) and the block layer makes them, with C's
@@ -968,7 +980,7 @@ impl Controller {
                 };
                 builder = builder.max_write_zeroes_sectors(sectors);
             }
-            let disk = builder.build(fmt!("rnvme{instance}n{nsid}"), ctrl.tags.clone(), data)?;
+            let disk = builder.build(fmt!("{prefix}{instance}n{nsid}"), ctrl.tags.clone(), data)?;
             disks.push(disk, GFP_KERNEL)?;
         }
         Ok(disks)
@@ -1015,13 +1027,48 @@ impl pci::Driver for Rnvme {
     }
 }
 
-kernel::module_pci_driver! {
-    type: Rnvme,
+/// The module: the classes of the controllers, then the driver.
+#[pin_data]
+struct RnvmeModule {
+    // Dropped first: the controllers go before their classes.
+    #[pin]
+    _driver: kernel::driver::Registration<pci::Adapter<Rnvme>>,
+    _classes: [kernel::class::Registration; 2],
+}
+
+impl kernel::InPlaceModule for RnvmeModule {
+    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        let names = Names::new(module_parameters::nvme_names.value());
+        // The classes first: a controller may probe as soon as the driver
+        // is registered.
+        try_pin_init!(Self {
+            _classes: names.register().inspect_err(|_| {
+                pr_err!(
+                    "rnvme: cannot register the classes {}, {}-subsystem: is C nvme loaded?\n",
+                    names.prefix,
+                    names.prefix
+                )
+            })?,
+            _driver <- kernel::driver::Registration::new(
+                <Self as kernel::ModuleMetadata>::NAME,
+                module,
+            ),
+        })
+    }
+}
+
+module! {
+    type: RnvmeModule,
     name: "rnvme",
     authors: ["Rust for Linux"],
     description: "Rust NVMe PCI driver",
     license: "GPL v2",
     params: {
+        nvme_names: bool {
+            // C nvme's names cannot be taken where C nvme can load.
+            default: !cfg!(CONFIG_NVME_CORE) && !cfg!(CONFIG_NVME_CORE_MODULE),
+            description: "Name controllers nvme<N> and disks nvme<N>n<M> in the classes nvme and nvme-subsystem, as C nvme, for nvme-cli's nvme list; only where C nvme is not loaded (default: whether the kernel has no C nvme core)",
+        },
         poll_queues: u32 {
             default: 0,
             description: "Number of queues to use for polled I/O (as C nvme's)",

@@ -80,6 +80,23 @@ class ConsoleLogTest(unittest.TestCase):
             self.assertEqual(len(logs), vm.KEEP_LOGS)
 
 
+class BootGroupsTest(unittest.TestCase):
+    def test_tests_with_kernel_arguments_boot_on_their_own(self):
+        with tempfile.TemporaryDirectory() as d:
+            for name, header in (("a", ""), ("b", "# series-append: x=1 y\n"),
+                                 ("c", ""), ("d", "# series-append: x=1 y\n")):
+                with open(os.path.join(d, name + ".sh"), "w") as f:
+                    f.write("# SPDX-License-Identifier: GPL-2.0\n" + header + "true\n")
+            with mock.patch.object(vm, "VMTESTS", d):
+                self.assertEqual(vm.boot_groups(["b", "a", "d", "c"]),
+                                 [("", ["a", "c"]), ("x=1 y", ["b", "d"])])
+
+    def test_the_real_tests_parse(self):
+        groups = vm.boot_groups(vm.available_tests())
+        self.assertEqual(groups[0][0], "")
+        self.assertEqual(sum(len(g) for _, g in groups), len(vm.available_tests()))
+
+
 class BuildLockTest(unittest.TestCase):
     def try_lock(self, bdir, mode):
         with open(os.path.join(bdir, ".series-lock"), "a+") as f:

@@ -5,7 +5,9 @@
 # controller under C nvme; the disks take the namespace ID and admin
 # ioctls as C's do. The device's sysfs files show the controller's
 # identity and state as C's do, and the disks have C's queue limits but a
-# few listed ones. Bad passthrough commands fail with EINVAL,
+# few listed ones. The controller and its subsystem are in the classes
+# rnvme and rnvme-subsystem, as C's in nvme and nvme-subsystem (rnvme-list
+# runs nvme list with C's names). Bad passthrough commands fail with EINVAL,
 # callers without CAP_SYS_ADMIN get EACCES, and `nvme reset` resets the
 # controller, whose I/O goes on.
 . /tests/lib.sh
@@ -18,8 +20,17 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 [ -c $dev ] || fail "$dev did not appear"
-sys=/sys/class/misc/rnvme0
-readlink -f $sys | grep -q "/$bdf/" || fail "$sys is not under $bdf: $(readlink -f $sys)"
+sys=/sys/class/rnvme/rnvme0
+readlink -f $sys | grep -q "/$bdf/rnvme/rnvme0$" || fail "$sys is not under $bdf: $(readlink -f $sys)"
+readlink -f /sys/block/rnvme0n1 | grep -q "/rnvme/rnvme0/rnvme0n1$" ||
+	fail "rnvme0n1 is not under rnvme0: $(readlink -f /sys/block/rnvme0n1)"
+# Its subsystem, as C's: the NQN, the identity, a link to the controller.
+subsys=/sys/class/rnvme-subsystem/rnvme-subsys0
+[ "$(readlink -f $subsys/rnvme0)" = "$(readlink -f $sys)" ] || fail "$subsys/rnvme0 is no link to rnvme0"
+for f in subsysnqn model serial firmware_rev; do
+	expect $subsys/$f "$(cat $sys/$f)"
+done
+expect $subsys/subsystype nvm
 c=$(nvme_ctrl rseries0)
 [ -n "$c" ] || fail "no C nvme controller to compare with"
 csys=/sys/class/nvme/$c
