@@ -103,6 +103,9 @@ pub(crate) mod io {
 
 /// Dataset Management, Command Dword 11: Attribute - Deallocate.
 pub(crate) const DSM_DEALLOCATE: u32 = 1 << 2;
+/// The most ranges of a Dataset Management command (`NR` is 0's based, 8
+/// bits).
+pub(crate) const DSM_MAX_RANGES: u16 = 256;
 
 /// Identify CNS values.
 pub(crate) mod cns {
@@ -352,6 +355,9 @@ pub(crate) struct IdCtrlNvm {
     /// Dataset Management Range Single Limit, in logical blocks; 0 for
     /// none.
     pub(crate) dmrsl: u32,
+    /// Dataset Management Ranges Limit: the most ranges of a Dataset
+    /// Management command; 0 for no limit but the command's, 256.
+    pub(crate) dmrl: u8,
 }
 
 impl IdCtrlNvm {
@@ -363,6 +369,7 @@ impl IdCtrlNvm {
         Ok(Self {
             wzsl: data[1],
             dmrsl: le32(data, 4),
+            dmrl: data[3],
         })
     }
 }

@@ -581,14 +581,32 @@ impl IoQueue {
         Ok(())
     }
 
-    /// Points `cmd`, a Dataset Management command, at one range of `nlb`
-    /// blocks from `slba`, which it writes to the descriptor page of `tag`.
-    pub(crate) fn set_dsm_range(&self, tag: u32, slba: u64, nlb: u32, cmd: &mut Command) -> Result {
+    /// Points `cmd`, a Dataset Management command, at `ranges`, (first
+    /// block, number of blocks) each, which it writes to the descriptor page
+    /// of `tag`: as many as the page holds, 256, as a command takes.
+    pub(crate) fn set_dsm_ranges(
+        &self,
+        tag: u32,
+        ranges: impl Iterator<Item = (u64, u32)>,
+        cmd: &mut Command,
+    ) -> Result {
         let page = self.descriptor_page(tag)?;
-        // A range is 16 bytes: context attributes, the number of blocks,
-        // the first block.
-        io_write!(page, [try: 0], (u64::from(nlb) << 32).to_le());
-        io_write!(page, [try: 1], slba.to_le());
+        let mut n = 0;
+        for (slba, nlb) in ranges {
+            if nlb == 0 {
+                return Err(EIO);
+            }
+            // A range is 16 bytes: context attributes, the number of
+            // blocks, the first block.
+            io_write!(page, [try: 2 * n], (u64::from(nlb) << 32).to_le());
+            io_write!(page, [try: 2 * n + 1], slba.to_le());
+            n += 1;
+        }
+        if n == 0 {
+            return Err(EIO);
+        }
+        // The number of ranges, 0's based.
+        cmd.cdw10 = (n as u32 - 1).to_le();
         cmd.prp1 = page.dma_address().to_le();
         Ok(())
     }

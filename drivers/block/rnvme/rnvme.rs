@@ -282,13 +282,12 @@ impl Operations for Rnvme {
         };
         let mut cmd = Command::new(opcode, ns.nsid);
         if opcode == nvme::io::DSM {
-            // The disk has one discard segment per request: one range.
-            let blocks = rq.bytes() >> ns.lba_shift;
-            let range = match blocks {
-                0 => Err(EIO),
-                _ => queue.set_dsm_range(rq.tag(), ns.lba(rq.sector()), blocks, &mut cmd),
-            };
-            if let Err(e) = range {
+            // One range per discard segment of the request, as in C.
+            let shift = ns.lba_shift - 9;
+            let ranges = rq
+                .sector_ranges()
+                .map(|range| (range.sector >> shift, range.sectors >> shift));
+            if let Err(e) = queue.set_dsm_ranges(rq.tag(), ranges, &mut cmd) {
                 return reject(rq, e);
             }
             cmd.cdw11 = nvme::DSM_DEALLOCATE.to_le();
@@ -970,7 +969,15 @@ impl Controller {
                     Ok(sectors) if sectors != 0 => sectors,
                     _ => u32::MAX,
                 };
-                builder = builder.discard(sectors, ns.discard_granularity(ctrl.version));
+                // As many ranges per request as the controller takes in a
+                // command, as C.
+                let ranges = match ctrl.nvm.dmrl {
+                    0 => nvme::DSM_MAX_RANGES,
+                    dmrl => u16::from(dmrl),
+                };
+                builder = builder
+                    .discard(sectors, ns.discard_granularity(ctrl.version))
+                    .max_discard_segments(ranges);
             }
             if id.oncs & nvme::ONCS_WRITE_ZEROES != 0 {
                 // As C: the controller's limit (WZSL), or a transfer's.
