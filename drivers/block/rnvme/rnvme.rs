@@ -56,6 +56,13 @@ use kernel::{
         Delta, //
     },
     types::ScopeGuard,
+    workqueue::{
+        self,
+        impl_has_work,
+        new_work,
+        Work,
+        WorkItem, //
+    },
 };
 
 mod ctrldev;
@@ -408,6 +415,31 @@ enum State {
     Deleting,
 }
 
+/// The disks of a controller: they go when the driver unbinds, or when
+/// the controller dies, as in C, in a work item.
+#[pin_data]
+struct Disks {
+    #[pin]
+    list: Mutex<KVec<GenDisk<Rnvme>>>,
+    #[pin]
+    remove: Work<Disks>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for Disks { self.remove }
+}
+
+impl WorkItem for Disks {
+    type Pointer = Arc<Disks>;
+
+    fn run(this: Arc<Disks>) {
+        // Removing them waits for their requests, which the dead
+        // controller has failed.
+        let disks = core::mem::take(&mut *this.list.lock());
+        drop(disks);
+    }
+}
+
 /// A controller, shared with its disks and its character device.
 #[pin_data]
 struct Ctrl {
@@ -445,6 +477,9 @@ struct Ctrl {
     removing: Atomic<bool>,
     /// Whether a reset runs (1) or failed (2).
     resetting: Atomic<u32>,
+    /// The disks of the namespaces. They hold the controller until they
+    /// go: in [`pci::Driver::unbind`], or when a reset fails.
+    disks: Arc<Disks>,
 }
 
 impl Ctrl {
@@ -505,7 +540,14 @@ impl Ctrl {
             Err(e) => {
                 self.resetting.store(2, Relaxed);
                 if !removing {
-                    dev_err!(dev, "rnvme: reset failed ({e:?}), the controller is dead\n");
+                    dev_err!(
+                        dev,
+                        "rnvme: reset failed ({e:?}), the controller is dead: removing its disks\n"
+                    );
+                    // Unless they are being removed already. The driver
+                    // cannot unbind meanwhile: it sets `removing` first and
+                    // waits for `reset_lock`, then for the work item.
+                    let _ = workqueue::system_long().enqueue(self.disks.clone());
                 }
                 for queue in &self.queues {
                     queue.kill();
@@ -547,10 +589,6 @@ impl Ctrl {
 struct Controller {
     /// `/dev/rnvme<N>`, for nvme-cli.
     cdev: Pin<KBox<MiscDeviceRegistration<CtrlDev>>>,
-    /// The disks of the namespaces; removed in [`pci::Driver::unbind`],
-    /// while the controller still works.
-    #[pin]
-    disks: Mutex<KVec<GenDisk<Rnvme>>>,
     /// The controller's and its subsystem's devices in sysfs, the parent
     /// of the disks: they go after them.
     devices: CtrlDevices,
@@ -846,6 +884,13 @@ impl Controller {
         }
 
         let ctrl_bar = bar.clone();
+        let disks = Arc::pin_init(
+            pin_init!(Disks {
+                list <- new_mutex!(KVec::new()),
+                remove <- new_work!("rnvme::Disks::remove"),
+            }),
+            GFP_KERNEL,
+        )?;
         let passthru = Coherent::zeroed_slice(dev.as_ref(), ctrldev::PASSTHRU_MAX, GFP_KERNEL)?;
         let ctrl = Arc::pin_init(
             try_pin_init!(Ctrl {
@@ -869,6 +914,7 @@ impl Controller {
                 resets: Atomic::new(0),
                 removing: Atomic::new(false),
                 resetting: Atomic::new(0),
+                disks,
             }),
             GFP_KERNEL,
         )?;
@@ -882,12 +928,11 @@ impl Controller {
             MiscDeviceRegistration::register_named(dev.as_ref(), name, cdev_data, &NO_GROUPS),
             GFP_KERNEL,
         )?;
-        let disks = Self::add_disks(dev, &ctrl, &devices, prefix, instance)?;
+        *ctrl.disks.list.lock() = Self::add_disks(dev, &ctrl, &devices, prefix, instance)?;
 
         disable_on_error.dismiss();
         Ok(try_pin_init!(Self {
             cdev,
-            disks <- new_mutex!(disks),
             devices,
             irqs,
             ctrl,
@@ -1023,14 +1068,19 @@ impl pci::Driver for Rnvme {
         ctrl.removing.store(true, Relaxed);
         // The disks go first: removing them waits for their requests, which
         // the controller completes (or a reset fails, if they time out).
-        let disks = core::mem::take(&mut *this.disks.lock());
+        let disks = core::mem::take(&mut *ctrl.disks.list.lock());
         drop(disks);
         // Then the controller stops using the queues' memory, which is
         // freed with the driver's data.
-        let _serial = ctrl.reset_lock.lock();
+        let serial = ctrl.reset_lock.lock();
         if let Err(e) = shutdown(Regs(&ctrl.bar), ctrl.cap) {
             dev_warn!(pdev.as_ref(), "rnvme: shutdown failed: {e:?}\n");
         }
+        drop(serial);
+        // A reset that ran before `removing` was set may have queued the
+        // removal of the disks: it ends before the driver's code can go.
+        // No reset queues it again: they all see `removing` now.
+        ctrl.disks.remove.flush();
     }
 }
 
