@@ -107,6 +107,10 @@ pub(crate) const DSM_DEALLOCATE: u32 = 1 << 2;
 /// bits).
 pub(crate) const DSM_MAX_RANGES: u16 = 256;
 
+/// NSFEAT: the namespace reports its atomic write unit (NAWUN, NAWUPF,
+/// NACWU).
+pub(crate) const NSFEAT_ATOMICS: u8 = 1 << 1;
+
 /// Identify CNS values.
 pub(crate) mod cns {
     /// The Identify Namespace data structure of a namespace.
@@ -388,6 +392,11 @@ pub(crate) struct IdNs {
     pub(crate) lba_shift: u32,
     /// Metadata bytes per logical block of the format in use.
     pub(crate) metadata: u16,
+    /// Namespace Atomic Write Unit Power Fail, Atomic Boundary Size Power
+    /// Fail (logical blocks, 0's based) and Atomic Boundary Offset.
+    pub(crate) nawupf: u16,
+    pub(crate) nabspf: u16,
+    pub(crate) nabo: u16,
 }
 
 impl IdNs {
@@ -413,6 +422,30 @@ impl IdNs {
         npdg.max(npda).checked_mul(block).unwrap_or(block)
     }
 
+    /// What the namespace writes atomically, as C nvme computes it: (the
+    /// most bytes, the largest unit, the boundary or 0). NAWUPF blocks
+    /// within NABSPF blocks if the namespace reports them (NSFEAT bit 1),
+    /// otherwise one logical block, whatever the controller's AWUPF says,
+    /// as in C. [`None`] if the boundaries have an offset (NABO), which C
+    /// does not take either, or the sizes overflow.
+    pub(crate) fn atomic_writes(&self) -> Option<(u32, u32, u32)> {
+        if self.nabo != 0 {
+            return None;
+        }
+        let block = 1u32.checked_shl(self.lba_shift)?;
+        let (bytes, boundary) = if self.nsfeat & NSFEAT_ATOMICS != 0 && self.nawupf != 0 {
+            let bytes = (u32::from(self.nawupf) + 1).checked_mul(block)?;
+            let boundary = match self.nabspf {
+                0 => 0,
+                nabspf => (u32::from(nabspf) + 1).checked_mul(block)?,
+            };
+            (bytes, boundary)
+        } else {
+            (block, 0)
+        };
+        Some((bytes, 1 << bytes.ilog2(), boundary))
+    }
+
     /// Parses the 4096 bytes of Identify Namespace data.
     pub(crate) fn parse(data: &[u8]) -> Result<Self> {
         if data.len() < 4096 {
@@ -428,6 +461,9 @@ impl IdNs {
         Ok(Self {
             nsze: le64(data, 0),
             nsfeat: data[24],
+            nawupf: le16(data, 36),
+            nabo: le16(data, 42),
+            nabspf: le16(data, 44),
             npdg: le16(data, 68),
             npda: le16(data, 70),
             lba_shift: (lbaf >> 16) & 0xff,

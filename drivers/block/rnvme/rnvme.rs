@@ -15,6 +15,7 @@ use kernel::{
     block::mq::{
         self,
         gen_disk::{
+            AtomicWrites,
             DiskIoctl,
             GenDisk,
             GenDiskBuilder, //
@@ -128,6 +129,10 @@ struct Namespace {
     lba_shift: u32,
     /// The `sgl_threshold` if the controller has SGLs.
     sgl_threshold: Option<u32>,
+    /// The largest atomic write and the boundary atomic writes do not
+    /// cross (or 0), in bytes; 0 and 0 without atomic writes.
+    atomic_max: u32,
+    atomic_boundary: u32,
     /// The controller's I/O queues; blk-mq hardware queue `i` is queue
     /// `i + 1`.
     queues: KVec<Arc<IoQueue>>,
@@ -136,6 +141,23 @@ struct Namespace {
 }
 
 impl Namespace {
+    /// Whether an atomic write of `bytes` from `sector` fits the disk's
+    /// limits. The block layer makes atomic requests that do, but NVMe has
+    /// no atomic write command: one that did not would be written, but not
+    /// atomically. C nvme checks the same.
+    fn fits_atomic(&self, sector: u64, bytes: u32) -> bool {
+        if bytes > self.atomic_max {
+            return false;
+        }
+        let boundary = u64::from(self.atomic_boundary);
+        if boundary == 0 {
+            return true;
+        }
+        let start = sector << 9;
+        let end = start + u64::from(bytes) - 1;
+        start / boundary == end / boundary
+    }
+
     /// The logical block of `sector` (512 bytes).
     #[inline]
     fn lba(&self, sector: u64) -> u64 {
@@ -306,6 +328,9 @@ impl Operations for Rnvme {
             }
             cmd.cdw10 = (lba as u32).to_le();
             cmd.cdw11 = ((lba >> 32) as u32).to_le();
+            if rq.flags().atomic() && !ns.fits_atomic(rq.sector(), rq.bytes()) {
+                return reject(rq, EINVAL);
+            }
             let mut cdw12 = blocks - 1;
             if rq.flags().fua() {
                 cdw12 |= nvme::RW_FUA;
@@ -973,6 +998,26 @@ impl Controller {
                 );
                 continue;
             }
+            // As C: atomic writes of the namespace's unit, or of a block.
+            let atomic = match ns.atomic_writes().map(|(bytes, unit_max, boundary)| {
+                AtomicWrites::new(bytes, block, unit_max, boundary)
+                    .map(|limits| (limits, unit_max, boundary))
+            }) {
+                Some(Ok(atomic)) => Some(atomic),
+                _ => {
+                    dev_warn!(
+                        dev.as_ref(),
+                        "rnvme: namespace {nsid}: no atomic writes (NAWUPF {}, NABSPF {}, NABO {})\n",
+                        ns.nawupf,
+                        ns.nabspf,
+                        ns.nabo
+                    );
+                    None
+                }
+            };
+            let (atomic_max, atomic_boundary) =
+                atomic.map_or((0, 0), |(_, max, boundary)| (max, boundary));
+            let atomic = atomic.map(|(limits, _, _)| limits);
             let mut ns_queues = KVec::with_capacity(queues.len(), GFP_KERNEL)?;
             for queue in queues {
                 ns_queues.push(queue.clone(), GFP_KERNEL)?;
@@ -982,6 +1027,8 @@ impl Controller {
                     nsid,
                     lba_shift: ns.lba_shift,
                     sgl_threshold: sgls.then(|| module_parameters::sgl_threshold.value()),
+                    atomic_max,
+                    atomic_boundary,
                     queues: ns_queues,
                     ctrl: ctrl.clone(),
                 },
@@ -1023,6 +1070,9 @@ impl Controller {
                 builder = builder
                     .discard(sectors, ns.discard_granularity(ctrl.version))
                     .max_discard_segments(ranges);
+            }
+            if let Some(limits) = atomic {
+                builder = builder.atomic_writes(limits);
             }
             if id.oncs & nvme::ONCS_WRITE_ZEROES != 0 {
                 // As C: the controller's limit (WZSL), or a transfer's.

@@ -49,10 +49,8 @@ expect $sys/subsysnqn "$(norm < $csys/subsysnqn)"
 echo "sysfs: $(cat $sys/model) $(cat $sys/serial), as C shows its controller"
 
 # The queue limits of the disks: as C's, but those rnvme does not have
-# yet, C's value first: atomic writes (no atomic write limits in the Rust
-# disk builder yet) and integrity segments (rnvme takes no metadata).
-known="atomic_write_max_bytes=512/0 atomic_write_unit_max_bytes=512/0
-atomic_write_unit_min_bytes=512/0 max_integrity_segments=1/0"
+# yet, C's value first: integrity segments (rnvme takes no metadata).
+known="max_integrity_segments=1/0"
 for f in /sys/block/${c}n1/queue/*; do
 	[ -f $f ] || continue
 	n=$(basename $f)
