@@ -1174,7 +1174,7 @@ module! {
         nvme_names: bool {
             // C nvme's names cannot be taken where C nvme can load.
             default: !cfg!(CONFIG_NVME_CORE) && !cfg!(CONFIG_NVME_CORE_MODULE),
-            description: "Name controllers nvme<N> and disks nvme<N>n<M> in the classes nvme and nvme-subsystem, as C nvme, for nvme-cli's nvme list; only where C nvme is not loaded (default: whether the kernel has no C nvme core)",
+            description: "Use C nvme's names and classes, for nvme-cli's nvme list; only where C nvme is not loaded (default: no C nvme core)",
         },
         poll_queues: u32 {
             default: 0,
