@@ -458,9 +458,12 @@ impl WorkItem for Disks {
     type Pointer = Arc<Disks>;
 
     fn run(this: Arc<Disks>) {
-        // Removing them waits for their requests, which the dead
-        // controller has failed.
         let disks = core::mem::take(&mut *this.list.lock());
+        // As C: their I/O fails at once, also that of those who hold them
+        // open, and removing them does not wait for any.
+        for disk in &disks {
+            disk.mark_dead();
+        }
         drop(disks);
     }
 }
