@@ -14,10 +14,14 @@ use crate::{
         Regs,
         ADMIN_TIMEOUT, //
     },
-    Ctrl, Namespace,
+    Ctrl, Format, Namespace, Rnvme,
 };
 use kernel::{
-    block::mq::gen_disk::DiskIoctl,
+    block::mq::gen_disk::{
+        DiskIoctl,
+        GenDisk,
+        GenDiskBuilder, //
+    },
     capability::{
         capable,
         Capability, //
@@ -26,6 +30,7 @@ use kernel::{
         self,
         Class, //
     },
+    dma::Coherent,
     fs::File,
     io::Io,
     ioctl::{
@@ -61,6 +66,8 @@ const NVME_IOCTL_ID: u32 = _IO(b'N' as u32, 0x40);
 const NVME_IOCTL_ADMIN_CMD: u32 = _IOWR::<[u8; PASSTHRU32_SIZE]>(b'N' as u32, 0x41);
 /// `NVME_IOCTL_RESET`: reset the controller.
 const NVME_IOCTL_RESET: u32 = _IO(b'N' as u32, 0x44);
+/// `NVME_IOCTL_RESCAN`: read the namespaces again.
+const NVME_IOCTL_RESCAN: u32 = _IO(b'N' as u32, 0x46);
 /// `NVME_IOCTL_ADMIN64_CMD`: an admin command, with a 64-bit result.
 const NVME_IOCTL_ADMIN64_CMD: u32 = _IOWR::<PassthruCmd>(b'N' as u32, 0x47);
 
@@ -109,9 +116,10 @@ impl MiscDevice for CtrlDev {
         let result = match cmd {
             NVME_IOCTL_ADMIN_CMD | NVME_IOCTL_ADMIN64_CMD => ctrl.admin_ioctl(cmd, arg),
             NVME_IOCTL_RESET => ctrl.reset_ioctl(),
+            NVME_IOCTL_RESCAN => ctrl.rescan_ioctl(),
             // As C: the controller's device is no namespace's, and rnvme
-            // has no I/O passthrough (`NVME_IOCTL_IO_CMD`), subsystem reset
-            // or namespace rescan.
+            // has no I/O passthrough (`NVME_IOCTL_IO_CMD`) or subsystem
+            // reset.
             NVME_IOCTL_ID => Err(ENOTTY),
             _ => Err(ENOTTY),
         }?;
@@ -156,6 +164,11 @@ impl Ctrl {
     /// Every field is checked: no flags, reserved fields or metadata, at
     /// most [`PASSTHRU_MAX`] bytes of data in the direction the opcode
     /// says, no command that would take the queues from the driver.
+    ///
+    /// As in C, no I/O of the disks runs during a Format NVM or Sanitize
+    /// (their queues are frozen), and after a Format NVM the disks take
+    /// the new formats of their namespaces: requests that the block layer
+    /// made before and are not whole blocks of the new format fail.
     fn admin_passthru(&self, arg: usize, size: usize) -> Result<u32> {
         // C nvme lets unprivileged callers read some identify data; rnvme
         // needs `CAP_SYS_ADMIN` for every command.
@@ -191,14 +204,23 @@ impl Ctrl {
             ms => Delta::from_millis(i64::from(ms)).min(ADMIN_TIMEOUT),
         };
 
-        let _buffer = self.passthru_lock.lock();
+        // What C nvme knows of these commands (its "known effects"): the
+        // disks must take no I/O while they run, and Format NVM changes the
+        // formats of the namespaces.
+        let (stops_io, reformats) = match cmd.opcode {
+            nvme::admin::FORMAT_NVM => (true, true),
+            nvme::admin::SANITIZE => (true, false),
+            _ => (false, false),
+        };
+
+        let buffer = self.passthru.lock();
         let mut data = KVec::from_elem(0u8, PASSTHRU_MAX, GFP_KERNEL)?;
         let user = UserSlice::new(UserPtr::from_addr(cmd.addr as usize), len);
         if to_ctrl && len != 0 {
             user.reader().read_slice(&mut data[..len])?;
         }
-        (&self.passthru).copy_from_slice(&data);
-        let base = self.passthru.dma_address();
+        (&*buffer).copy_from_slice(&data);
+        let base = buffer.dma_address();
         let page = nvme::PAGE_SIZE;
         let command = Command {
             opcode: cmd.opcode,
@@ -219,9 +241,32 @@ impl Ctrl {
             cdw15: cmd.cdw15.to_le(),
             ..Command::default()
         };
-        let (status, result) = self.admin.submit_for(Regs(&self.bar), command, timeout)?;
+        let disks = stops_io.then(|| self.disks.list.lock());
+        let frozen = disks
+            .as_deref()
+            .map(|disks| GenDisk::freeze_all(disks.as_slice()));
+        let submitted = self.admin.submit_for(Regs(&self.bar), command, timeout);
+        if from_ctrl && len != 0 {
+            (&*buffer).copy_to_slice(&mut data);
+        }
+        if let (true, Some(disks)) = (reformats, &disks) {
+            // No request of the old format goes to the device from now on.
+            for disk in disks.iter() {
+                let ns = disk.queue_data();
+                let format = self.identify_ns(&buffer, ns.nsid);
+                ns.set_format(format.map_or(Format::NONE, |id| Format::of(&id).0));
+            }
+            drop(frozen);
+            // The block layer's limits, after the queues ran again: the
+            // lock of a queue's limits comes before freezing it.
+            self.reread_formats(&buffer, disks);
+        } else {
+            drop(frozen);
+        }
+        drop(disks);
+        drop(buffer);
+        let (status, result) = submitted?;
         if from_ctrl && len != 0 && status == 0 {
-            (&self.passthru).copy_to_slice(&mut data);
             UserSlice::new(UserPtr::from_addr(cmd.addr as usize), len)
                 .writer()
                 .write_slice(&data[..len])?;
@@ -242,6 +287,68 @@ impl Ctrl {
             return Err(EIO);
         }
         Ok(u32::from(status))
+    }
+
+    /// Reads Identify Namespace data of `nsid` into `buffer`, the
+    /// passthrough buffer.
+    fn identify_ns(&self, buffer: &Coherent<[u8]>, nsid: u32) -> Result<nvme::IdNs> {
+        let cmd = Command::identify(nvme::cns::NAMESPACE, nsid, buffer.dma_address());
+        self.admin.run(Regs(&self.bar), cmd)?;
+        let mut data = KVec::from_elem(0u8, PASSTHRU_MAX, GFP_KERNEL)?;
+        buffer.copy_to_slice(&mut data);
+        nvme::IdNs::parse(&data)
+    }
+
+    /// Reads the format of namespace `nsid` again, through `buffer`: the
+    /// limits and capacity of its disk, and its [`Format`]. As C, if that
+    /// fails, those of a namespace whose format rnvme does not take.
+    fn read_format(&self, buffer: &Coherent<[u8]>, nsid: u32) -> (Result<GenDiskBuilder>, Format) {
+        match self
+            .identify_ns(buffer, nsid)
+            .and_then(|ns| self.disk_limits(nsid, &ns))
+        {
+            Ok((limits, format)) => (Ok(limits), format),
+            Err(e) => {
+                dev_warn!(
+                    self.pdev.as_ref(),
+                    "rnvme: namespace {nsid}: no Identify data ({e:?}): no capacity\n"
+                );
+                (self.ctrl_limits(), Format::NONE)
+            }
+        }
+    }
+
+    /// Reads the formats of the namespaces of `disks` again, through
+    /// `buffer`, and gives the disks their new limits, capacities (a
+    /// change is announced to user space) and formats.
+    fn reread_formats(&self, buffer: &Coherent<[u8]>, disks: &[GenDisk<Rnvme>]) {
+        for disk in disks {
+            let ns = disk.queue_data();
+            let (limits, format) = self.read_format(buffer, ns.nsid);
+            let updated = limits.and_then(|limits| disk.update(&limits, || ns.set_format(format)));
+            if let Err(e) = updated {
+                dev_warn!(
+                    self.pdev.as_ref(),
+                    "rnvme: namespace {}: the block layer refuses its new limits ({e:?}): no I/O\n",
+                    ns.nsid
+                );
+                let _frozen = disk.freeze();
+                ns.set_format(Format::NONE);
+            }
+        }
+    }
+
+    /// Reads the formats of the namespaces again, for a caller with
+    /// `CAP_SYS_ADMIN`, as C nvme's `NVME_IOCTL_RESCAN` (nvme-cli's
+    /// `ns-rescan`, also run by `nvme format` on a controller). Unlike C,
+    /// rnvme adds and removes no disks.
+    fn rescan_ioctl(&self) -> Result<u32> {
+        if !capable(Capability::SysAdmin) {
+            return Err(EACCES);
+        }
+        let buffer = self.passthru.lock();
+        self.reread_formats(&buffer, &self.disks.list.lock());
+        Ok(0)
     }
 
     /// Resets the controller for a caller with `CAP_SYS_ADMIN`, as C nvme's

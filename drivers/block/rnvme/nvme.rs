@@ -85,6 +85,10 @@ pub(crate) mod admin {
     pub(crate) const SET_FEATURES: u8 = 0x09;
     /// Doorbell Buffer Config.
     pub(crate) const DBBUF_CONFIG: u8 = 0x7c;
+    /// Format NVM.
+    pub(crate) const FORMAT_NVM: u8 = 0x80;
+    /// Sanitize.
+    pub(crate) const SANITIZE: u8 = 0x84;
 }
 
 /// I/O command opcodes (NVM command set).

@@ -583,16 +583,18 @@ impl IoQueue {
 
     /// Points `cmd`, a Dataset Management command, at `ranges`, (first
     /// block, number of blocks) each, which it writes to the descriptor page
-    /// of `tag`: as many as the page holds, 256, as a command takes.
+    /// of `tag`: as many as the page holds, 256, as a command takes. Fails
+    /// with `EIO` if a range is [`None`] (not whole blocks) or empty.
     pub(crate) fn set_dsm_ranges(
         &self,
         tag: u32,
-        ranges: impl Iterator<Item = (u64, u32)>,
+        ranges: impl Iterator<Item = Option<(u64, u32)>>,
         cmd: &mut Command,
     ) -> Result {
         let page = self.descriptor_page(tag)?;
         let mut n = 0;
-        for (slba, nlb) in ranges {
+        for range in ranges {
+            let (slba, nlb) = range.ok_or(EIO)?;
             if nlb == 0 {
                 return Err(EIO);
             }

@@ -122,17 +122,61 @@ kernel::pci_device_table!(
 /// The driver.
 struct Rnvme;
 
-/// A namespace, the queue data of its disk.
-struct Namespace {
-    nsid: u32,
-    /// The logical block size, as a power of two.
+/// What the requests of a namespace depend on: its format.
+#[derive(Clone, Copy)]
+struct Format {
+    /// The logical block size, as a power of two (9 to 16); 0 if rnvme
+    /// does not take the namespace's format (its disk has no capacity).
     lba_shift: u32,
-    /// The `sgl_threshold` if the controller has SGLs.
-    sgl_threshold: Option<u32>,
     /// The largest atomic write and the boundary atomic writes do not
     /// cross (or 0), in bytes; 0 and 0 without atomic writes.
     atomic_max: u32,
     atomic_boundary: u32,
+}
+
+impl Format {
+    /// The format of a namespace that rnvme does not take.
+    const NONE: Format = Format {
+        lba_shift: 0,
+        atomic_max: 0,
+        atomic_boundary: 0,
+    };
+
+    /// The format of a namespace whose Identify Namespace data is `ns`,
+    /// and its atomic write limits: [`Format::NONE`] if rnvme does not take
+    /// it (metadata, a block size the block layer does not take, no
+    /// blocks), no limits if they are invalid. As C: atomic writes of the
+    /// namespace's unit, or of a block.
+    fn of(ns: &nvme::IdNs) -> (Format, Option<AtomicWrites>) {
+        let block = 1u32.checked_shl(ns.lba_shift).unwrap_or(0);
+        if ns.metadata != 0 || GenDiskBuilder::validate_block_size(block).is_err() || ns.nsze == 0 {
+            return (Format::NONE, None);
+        }
+        let atomic = ns.atomic_writes().and_then(|(bytes, unit_max, boundary)| {
+            let limits = AtomicWrites::new(bytes, block, unit_max, boundary).ok()?;
+            Some((limits, unit_max, boundary))
+        });
+        let (atomic_max, atomic_boundary) =
+            atomic.map_or((0, 0), |(_, max, boundary)| (max, boundary));
+        let format = Format {
+            lba_shift: ns.lba_shift,
+            atomic_max,
+            atomic_boundary,
+        };
+        (format, atomic.map(|(limits, _, _)| limits))
+    }
+}
+
+/// A namespace, the queue data of its disk.
+struct Namespace {
+    nsid: u32,
+    /// The fields of its [`Format`]. They change only while the disk's
+    /// queue is frozen, in [`GenDisk::update`].
+    lba_shift: Atomic<u32>,
+    atomic_max: Atomic<u32>,
+    atomic_boundary: Atomic<u32>,
+    /// The `sgl_threshold` if the controller has SGLs.
+    sgl_threshold: Option<u32>,
     /// The controller's I/O queues; blk-mq hardware queue `i` is queue
     /// `i + 1`.
     queues: KVec<Arc<IoQueue>>,
@@ -141,15 +185,23 @@ struct Namespace {
 }
 
 impl Namespace {
+    /// Gives the namespace the format `format`, while its disk's queue is
+    /// frozen.
+    fn set_format(&self, format: Format) {
+        self.lba_shift.store(format.lba_shift, Relaxed);
+        self.atomic_max.store(format.atomic_max, Relaxed);
+        self.atomic_boundary.store(format.atomic_boundary, Relaxed);
+    }
+
     /// Whether an atomic write of `bytes` from `sector` fits the disk's
     /// limits. The block layer makes atomic requests that do, but NVMe has
     /// no atomic write command: one that did not would be written, but not
     /// atomically. C nvme checks the same.
     fn fits_atomic(&self, sector: u64, bytes: u32) -> bool {
-        if bytes > self.atomic_max {
+        if bytes > self.atomic_max.load(Relaxed) {
             return false;
         }
-        let boundary = u64::from(self.atomic_boundary);
+        let boundary = u64::from(self.atomic_boundary.load(Relaxed));
         if boundary == 0 {
             return true;
         }
@@ -158,10 +210,17 @@ impl Namespace {
         start / boundary == end / boundary
     }
 
-    /// The logical block of `sector` (512 bytes).
+    /// The first logical block and the number of blocks of `sectors`
+    /// sectors (512 bytes) from `sector`; [`None`] if the namespace has no
+    /// format rnvme takes or they are not whole blocks of it (the block
+    /// layer made the request before the namespace changed its format).
     #[inline]
-    fn lba(&self, sector: u64) -> u64 {
-        sector >> (self.lba_shift - 9)
+    fn blocks(&self, sector: u64, sectors: u64) -> Option<(u64, u64)> {
+        let shift = self.lba_shift.load(Relaxed).checked_sub(9)?;
+        if (sector | sectors) & ((1 << shift) - 1) != 0 {
+            return None;
+        }
+        Some((sector >> shift, sectors >> shift))
     }
 }
 
@@ -312,17 +371,19 @@ impl Operations for Rnvme {
         let mut cmd = Command::new(opcode, ns.nsid);
         if opcode == nvme::io::DSM {
             // One range per discard segment of the request, as in C.
-            let shift = ns.lba_shift - 9;
-            let ranges = rq
-                .sector_ranges()
-                .map(|range| (range.sector >> shift, range.sectors >> shift));
+            let ranges = rq.sector_ranges().map(|range| {
+                let (slba, nlb) = ns.blocks(range.sector, u64::from(range.sectors))?;
+                Some((slba, nlb as u32))
+            });
             if let Err(e) = queue.set_dsm_ranges(rq.tag(), ranges, &mut cmd) {
                 return reject(rq, e);
             }
             cmd.cdw11 = nvme::DSM_DEALLOCATE.to_le();
         } else if opcode != nvme::io::FLUSH {
-            let lba = ns.lba(rq.sector());
-            let blocks = rq.bytes() >> ns.lba_shift;
+            let Some((lba, blocks)) = ns.blocks(rq.sector(), u64::from(rq.bytes() >> 9)) else {
+                return reject(rq, EIO);
+            };
+            let blocks = blocks as u32;
             if blocks == 0 {
                 return reject(rq, EIO);
             }
@@ -478,10 +539,10 @@ struct Ctrl {
     id: nvme::IdCtrl,
     numa_node: i32,
     admin: Pin<KBox<AdminQueue>>,
-    /// The data of admin passthrough commands, under `passthru_lock`.
-    passthru: Coherent<[u8]>,
+    /// The data of admin passthrough commands and of Identify Namespace
+    /// after one.
     #[pin]
-    passthru_lock: Mutex<()>,
+    passthru: Mutex<Coherent<[u8]>>,
     /// The entries of each I/O queue.
     depth: u16,
     /// The controller's version (`VS`).
@@ -928,8 +989,7 @@ impl Controller {
                 id,
                 numa_node: dev.numa_node(),
                 admin,
-                passthru,
-                passthru_lock <- new_mutex!(()),
+                passthru <- new_mutex!(passthru),
                 depth: depth as u16,
                 version,
                 max_transfer,
@@ -967,9 +1027,9 @@ impl Controller {
         }))
     }
 
-    /// Adds a disk for each active namespace with a block size the block
-    /// layer takes, named `<prefix><instance>n<nsid>`, under the
-    /// controller's device.
+    /// Adds a disk for each active namespace, named
+    /// `<prefix><instance>n<nsid>`, under the controller's device. As in
+    /// C, one whose format rnvme does not take has no capacity.
     fn add_disks(
         dev: &pci::Device<Bound>,
         ctrl: &Arc<Ctrl>,
@@ -977,10 +1037,8 @@ impl Controller {
         prefix: &str,
         instance: u32,
     ) -> Result<KVec<GenDisk<Rnvme>>> {
-        let id = &ctrl.id;
         let (admin, regs, queues) = (&ctrl.admin, Regs(&ctrl.bar), &ctrl.queues);
-        let sgls = id.sgls & nvme::SGLS_SUPPORTED != 0;
-        let max_transfer = ctrl.max_transfer;
+        let sgls = ctrl.id.sgls & nvme::SGLS_SUPPORTED != 0;
         let list = identify(dev, admin, regs, nvme::cns::ACTIVE_NS_LIST, 0)?;
         let mut disks = KVec::new();
         for chunk in list.chunks_exact(4) {
@@ -989,38 +1047,7 @@ impl Controller {
                 break;
             }
             let ns = nvme::IdNs::parse(&identify(dev, admin, regs, nvme::cns::NAMESPACE, nsid)?)?;
-            let block = 1u32.checked_shl(ns.lba_shift).unwrap_or(0);
-            if ns.metadata != 0
-                || GenDiskBuilder::validate_block_size(block).is_err()
-                || block < 512
-            {
-                dev_warn!(
-                    dev.as_ref(),
-                    "rnvme: namespace {nsid}: unsupported format ({block} byte blocks, {} bytes of metadata)\n",
-                    ns.metadata
-                );
-                continue;
-            }
-            // As C: atomic writes of the namespace's unit, or of a block.
-            let atomic = match ns.atomic_writes().map(|(bytes, unit_max, boundary)| {
-                AtomicWrites::new(bytes, block, unit_max, boundary)
-                    .map(|limits| (limits, unit_max, boundary))
-            }) {
-                Some(Ok(atomic)) => Some(atomic),
-                _ => {
-                    dev_warn!(
-                        dev.as_ref(),
-                        "rnvme: namespace {nsid}: no atomic writes (NAWUPF {}, NABSPF {}, NABO {})\n",
-                        ns.nawupf,
-                        ns.nabspf,
-                        ns.nabo
-                    );
-                    None
-                }
-            };
-            let (atomic_max, atomic_boundary) =
-                atomic.map_or((0, 0), |(_, max, boundary)| (max, boundary));
-            let atomic = atomic.map(|(limits, _, _)| limits);
+            let (builder, format) = ctrl.disk_limits(nsid, &ns)?;
             let mut ns_queues = KVec::with_capacity(queues.len(), GFP_KERNEL)?;
             for queue in queues {
                 ns_queues.push(queue.clone(), GFP_KERNEL)?;
@@ -1028,67 +1055,112 @@ impl Controller {
             let data = Arc::new(
                 Namespace {
                     nsid,
-                    lba_shift: ns.lba_shift,
+                    lba_shift: Atomic::new(format.lba_shift),
+                    atomic_max: Atomic::new(format.atomic_max),
+                    atomic_boundary: Atomic::new(format.atomic_boundary),
                     sgl_threshold: sgls.then(|| module_parameters::sgl_threshold.value()),
-                    atomic_max,
-                    atomic_boundary,
                     queues: ns_queues,
                     ctrl: ctrl.clone(),
                 },
                 GFP_KERNEL,
             )?;
-            let mut builder = GenDiskBuilder::new()
-                .logical_block_size(block)?
-                .physical_block_size(block)?
-                .capacity_sectors(ns.nsze << (ns.lba_shift - 9))
-                .max_hw_sectors((max_transfer >> 9) as u32)?
-                // As C: PRPs need the segments of a request to meet at
-                // controller pages; SGLs do not.
-                .virt_boundary_mask(if sgls {
-                    0
-                } else {
-                    (nvme::PAGE_SIZE - 1) as usize
-                })
-                .max_segments(ctrl.max_segments)
-                .max_segment_size(u32::MAX)
-                .dma_alignment(3)?
-                .write_cache(id.vwc)
-                .fua(id.vwc)
-                .parent(devices.ctrl());
-            if id.oncs & nvme::ONCS_DSM != 0 {
-                // One range per request, as long as the controller takes
-                // (DMRSL) and the block layer makes them, with C's
-                // granularity.
-                let dmrsl = u64::from(ctrl.nvm.dmrsl) << (ns.lba_shift - 9);
-                let sectors = match u32::try_from(dmrsl) {
-                    Ok(sectors) if sectors != 0 => sectors,
-                    _ => u32::MAX,
-                };
-                // As many ranges per request as the controller takes in a
-                // command, as C.
-                let ranges = match ctrl.nvm.dmrl {
-                    0 => nvme::DSM_MAX_RANGES,
-                    dmrl => u16::from(dmrl),
-                };
-                builder = builder
-                    .discard(sectors, ns.discard_granularity(ctrl.version))
-                    .max_discard_segments(ranges);
-            }
-            if let Some(limits) = atomic {
-                builder = builder.atomic_writes(limits);
-            }
-            if id.oncs & nvme::ONCS_WRITE_ZEROES != 0 {
-                // As C: the controller's limit (WZSL), or a transfer's.
-                let sectors = match ctrl.nvm.wzsl {
-                    0 => (max_transfer >> 9) as u32,
-                    wzsl => 1u32.checked_shl(u32::from(wzsl) + 3).unwrap_or(u32::MAX),
-                };
-                builder = builder.max_write_zeroes_sectors(sectors);
-            }
-            let disk = builder.build(fmt!("{prefix}{instance}n{nsid}"), ctrl.tags.clone(), data)?;
+            let disk = builder.parent(devices.ctrl()).build(
+                fmt!("{prefix}{instance}n{nsid}"),
+                ctrl.tags.clone(),
+                data,
+            )?;
             disks.push(disk, GFP_KERNEL)?;
         }
         Ok(disks)
+    }
+}
+
+impl Ctrl {
+    /// The limits every disk of the controller has, with 512-byte blocks
+    /// and no capacity.
+    fn ctrl_limits(&self) -> Result<GenDiskBuilder> {
+        let sgls = self.id.sgls & nvme::SGLS_SUPPORTED != 0;
+        Ok(GenDiskBuilder::new()
+            .logical_block_size(512)?
+            .physical_block_size(512)?
+            .max_hw_sectors((self.max_transfer >> 9) as u32)?
+            // As C: PRPs need the segments of a request to meet at
+            // controller pages; SGLs do not.
+            .virt_boundary_mask(if sgls {
+                0
+            } else {
+                (nvme::PAGE_SIZE - 1) as usize
+            })
+            .max_segments(self.max_segments)
+            .max_segment_size(u32::MAX)
+            .dma_alignment(3)?
+            .write_cache(self.id.vwc)
+            .fua(self.id.vwc))
+    }
+
+    /// The limits, capacity and format of the disk of namespace `nsid`,
+    /// whose Identify Namespace data is `ns`. As C: no capacity and
+    /// [`Format::NONE`] if rnvme does not take its format (metadata, a
+    /// block size the block layer does not take) or it has no blocks.
+    fn disk_limits(&self, nsid: u32, ns: &nvme::IdNs) -> Result<(GenDiskBuilder, Format)> {
+        let dev = self.pdev.as_ref();
+        let builder = self.ctrl_limits()?;
+        let (format, atomic) = Format::of(ns);
+        if format.lba_shift == 0 {
+            dev_warn!(
+                dev,
+                "rnvme: namespace {nsid}: unsupported format ({} byte blocks, {} bytes of metadata, {} blocks): no capacity\n",
+                1u64.checked_shl(ns.lba_shift).unwrap_or(0),
+                ns.metadata,
+                ns.nsze
+            );
+            return Ok((builder, Format::NONE));
+        }
+        if atomic.is_none() {
+            dev_warn!(
+                dev,
+                "rnvme: namespace {nsid}: no atomic writes (NAWUPF {}, NABSPF {}, NABO {})\n",
+                ns.nawupf,
+                ns.nabspf,
+                ns.nabo
+            );
+        }
+        let block = 1 << format.lba_shift;
+        let mut builder = builder
+            .logical_block_size(block)?
+            .physical_block_size(block)?
+            .capacity_sectors(ns.nsze << (ns.lba_shift - 9));
+        if self.id.oncs & nvme::ONCS_DSM != 0 {
+            // One range per request, as long as the controller takes
+            // (DMRSL) and the block layer makes them, with C's
+            // granularity.
+            let dmrsl = u64::from(self.nvm.dmrsl) << (ns.lba_shift - 9);
+            let sectors = match u32::try_from(dmrsl) {
+                Ok(sectors) if sectors != 0 => sectors,
+                _ => u32::MAX,
+            };
+            // As many ranges per request as the controller takes in a
+            // command, as C.
+            let ranges = match self.nvm.dmrl {
+                0 => nvme::DSM_MAX_RANGES,
+                dmrl => u16::from(dmrl),
+            };
+            builder = builder
+                .discard(sectors, ns.discard_granularity(self.version))
+                .max_discard_segments(ranges);
+        }
+        if let Some(limits) = atomic {
+            builder = builder.atomic_writes(limits);
+        }
+        if self.id.oncs & nvme::ONCS_WRITE_ZEROES != 0 {
+            // As C: the controller's limit (WZSL), or a transfer's.
+            let sectors = match self.nvm.wzsl {
+                0 => (self.max_transfer >> 9) as u32,
+                wzsl => 1u32.checked_shl(u32::from(wzsl) + 3).unwrap_or(u32::MAX),
+            };
+            builder = builder.max_write_zeroes_sectors(sectors);
+        }
+        Ok((builder, format))
     }
 }
 
