@@ -60,6 +60,28 @@ def rust_warnings(log):
     return out
 
 
+# objtool's warning about an object, e.g. "rust/kernel.o: warning: objtool:
+# f() falls through to next function g()".
+OBJTOOL_RE = re.compile(r"^(\S+\.o): warning: objtool: (.*)$")
+# objtool warnings that Linux 7.3 gives without the series: objtool's list of
+# Rust functions that do not return has core's panic_const_* functions only
+# with names of 24 characters, so a division or remainder by a value the
+# compiler cannot prove non-zero in the doctests of kernel::num::bounded
+# "falls through to next function".
+UPSTREAM_OBJTOOL = (re.compile(r"^\S*kernel3num7bounded"),)
+
+
+def objtool_warnings(log):
+    """objtool's warnings in a build log but those of Linux 7.3 itself."""
+    out = []
+    with open(log, errors="replace") as f:
+        for line in f:
+            m = OBJTOOL_RE.match(line)
+            if m and not any(p.search(m.group(2)) for p in UPSTREAM_OBJTOOL):
+                out.append(line.rstrip())
+    return out
+
+
 # Kbuild's line for a Rust crate it compiles, e.g. "  CLIPPY L rust/kernel.o".
 CRATE_RE = re.compile(r"^\s+(?:RUSTC|CLIPPY)(?: L| P| \[M\])?\s+(\S+\.(?:o|so))\s*$", re.M)
 # The crates of rust/ by the directory of their sources.
@@ -87,24 +109,25 @@ def our_crates(tree, base, bdir, branch="series"):
 
 
 def clippy(tree, base, profile):
-    """The Rust lints of the series' crates. The profile builds with
-    CLIPPY=1, so its build log has the lints of each crate it compiled; a
-    crate of the series it did not compile (up to date from an earlier
-    build) is compiled again, so that no lint is missed. Returns them."""
+    """The Rust lints and objtool's warnings of the series' crates. The
+    profile builds with CLIPPY=1, so its build log has the lints of each
+    crate it compiled and objtool's warnings about its object; a crate of
+    the series it did not compile (up to date from an earlier build) is
+    compiled again, so that none is missed. Returns them."""
     if not profile.clippy:
         raise SeriesError(f"profile {profile.name} does not build with CLIPPY=1")
     bdir = profile.build_dir()
     log = os.path.join(bdir, "build.log")
     with open(log, errors="replace") as f:
         compiled = set(CRATE_RE.findall(f.read()))
-    warnings = rust_warnings(log)
+    warnings = rust_warnings(log) + objtool_warnings(log)
     stale = [c for c in our_crates(tree, base, bdir) if c not in compiled]
     if stale:
         info(f"    compiling again for their lints: {', '.join(stale)}")
         for c in stale:
             os.remove(os.path.join(bdir, c))
         build.build(tree, profile, label="clippy")
-        warnings += rust_warnings(log)
+        warnings += rust_warnings(log) + objtool_warnings(log)
     return warnings
 
 

@@ -187,7 +187,7 @@ def static_checks(pipe, *, clippy=True):
         "mail: format-patch, git am, checkpatch --strict (with spdxcheck and codespell)", mails))
     if clippy:
         results.append(check_mod.run_check(
-            "clippy: the CLIPPY=1 build of vm without warnings",
+            "clippy: the CLIPPY=1 build of vm without warnings (Rust lints, objtool)",
             lambda: check_mod.clippy(checkout, base, profiles.VM)))
         results.append(check_mod.run_check(
             "make rustdoc without warnings", lambda: check_mod.rustdoc(checkout, bdir)))

@@ -243,6 +243,24 @@ class ConfigWarningsTest(unittest.TestCase):
         self.assertIn("rust/helpers/mq.c", found[2])
 
 
+class ObjtoolWarningsTest(unittest.TestCase):
+    def test_all_but_those_of_linux_itself(self):
+        log = ("  RUSTC L rust/kernel.o\n"
+               "rust/doctests_kernel_generated.o: warning: objtool: _RNvXsd_NtNtCs1EKtw_6kernel3num"
+               "7boundedINtB5_7BoundedmKm4_E3rem() falls through to next function _RNvXsf()\n"
+               "rust/kernel.o: warning: objtool: _RNvMs_NtNtNtCs1_6kernel5block2mq8gen_disk"
+               "NtB4_14GenDiskBuilder12queue_limits() falls through to next function x()\n"
+               "drivers/block/rnvme/rnvme_mod.o: warning: objtool: f(): unreachable instruction\n"
+               "rust/kernel.o: warning: unused\n")
+        with tempfile.NamedTemporaryFile("w", suffix=".log") as f:
+            f.write(log)
+            f.flush()
+            found = check.objtool_warnings(f.name)
+        self.assertEqual(len(found), 2)
+        self.assertIn("queue_limits", found[0])
+        self.assertIn("rnvme_mod.o", found[1])
+
+
 class ClippyCratesTest(unittest.TestCase):
     def test_crates_a_build_compiled(self):
         log = ("  CLIPPY L rust/kernel.o\n  CLIPPY     rust/doctests_kernel_generated.o\n"
