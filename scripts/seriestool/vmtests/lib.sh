@@ -6,13 +6,23 @@ fail() {
 	exit 1
 }
 
-# wait_dev DEV: waits up to 10 s for a block device node.
+# wait_dev DEV [-c]: waits up to 10 s for a block device node (with -c, a
+# character device node).
 wait_dev() {
 	for _ in $(seq 100); do
-		[ -b "$1" ] && return 0
+		[ "${2:--b}" "$1" ] && return 0
 		sleep 0.1
 	done
 	fail "$1 did not appear"
+}
+
+# wait_value FILE VALUE: waits up to 10 s until FILE reads VALUE.
+wait_value() {
+	for _ in $(seq 100); do
+		[ "$(cat "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	expect "$1" "$2"
 }
 
 # fio_verify DEV SIZE [fio options...]: writes SIZE bytes of random blocks with

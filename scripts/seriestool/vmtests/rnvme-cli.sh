@@ -15,11 +15,7 @@
 rnvme_take
 rnvme_wait 0
 dev=/dev/rnvme0
-for _ in $(seq 100); do
-	[ -c $dev ] && break
-	sleep 0.1
-done
-[ -c $dev ] || fail "$dev did not appear"
+wait_dev $dev -c
 sys=/sys/class/rnvme/rnvme0
 readlink -f $sys | grep -q "/$bdf/rnvme/rnvme0$" || fail "$sys is not under $bdf: $(readlink -f $sys)"
 readlink -f /sys/block/rnvme0n1 | grep -q "/rnvme/rnvme0/rnvme0n1$" ||

@@ -13,11 +13,7 @@
 rnvme_take
 rnvme_wait 0
 ctl=/dev/rnvme0
-for _ in $(seq 100); do
-	[ -c $ctl ] && break
-	sleep 0.1
-done
-[ -c $ctl ] || fail "$ctl did not appear"
+wait_dev $ctl -c
 c=$(nvme_ctrl rseries0)
 [ -n "$c" ] || fail "no C nvme controller to compare with"
 q=/sys/block/rnvme0n1/queue
@@ -67,11 +63,7 @@ expect $q/physical_block_size 4096
 expect /sys/block/rnvme0n1/size "$sectors"
 format /dev/$c 4
 # C nvme's disk takes the format later, in its scan work: wait for it.
-for _ in $(seq 100); do
-	[ "$(cat /sys/block/${c}n1/queue/logical_block_size)" = 4096 ] && break
-	sleep 0.1
-done
-expect /sys/block/${c}n1/queue/logical_block_size 4096
+wait_value /sys/block/${c}n1/queue/logical_block_size 4096
 known="max_integrity_segments=1/0"
 for f in /sys/block/${c}n1/queue/*; do
 	[ -f $f ] || continue
@@ -113,11 +105,7 @@ dmesg | grep -q "rnvme0n1: detected capacity change from 0 to $sectors" ||
 	fail "no zeroes after the format"
 fio_verify /dev/rnvme0n1 8M --bsrange=512-64k || fail "verify with 512-byte blocks"
 format /dev/$c 0
-for _ in $(seq 100); do
-	[ "$(cat /sys/block/${c}n1/queue/logical_block_size)" = 512 ] && break
-	sleep 0.1
-done
-expect /sys/block/${c}n1/queue/logical_block_size 512
+wait_value /sys/block/${c}n1/queue/logical_block_size 512
 echo "512-byte blocks again: $sectors sectors, zeroes, verified"
 
 touch /tmp/busy.stop
