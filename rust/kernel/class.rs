@@ -225,6 +225,8 @@ impl<T: Send + Sync + 'static> Device<T> {
     /// controllers. The link goes with the device.
     pub fn link(&self, target: &device::Device) -> Result {
         // Without sysfs there is nothing to link.
+        #[cfg(not(CONFIG_SYSFS))]
+        let _ = target;
         #[cfg(CONFIG_SYSFS)]
         // SAFETY: By the type invariant the device is registered, so its
         // kobject is in sysfs; `target` is a live device; its name is valid

@@ -16,6 +16,12 @@ ctl=/dev/rnvme0
 wait_dev $ctl -c
 c=$(nvme_ctrl rseries0)
 [ -n "$c" ] || fail "no C nvme controller to compare with"
+# C names its disks by namespace head, which need not follow the IDs.
+cdisk=
+for d in /sys/block/${c}n*; do
+	[ "$(cat $d/nsid)" = 1 ] && cdisk=$(basename $d)
+done
+[ -n "$cdisk" ] || fail "no disk of namespace 1 of $c"
 q=/sys/block/rnvme0n1/queue
 sectors=$(cat /sys/block/rnvme0n1/size)
 [ "$sectors" -gt 0 ] || fail "rnvme0n1 has no capacity"
@@ -34,6 +40,8 @@ format() {
 # verified, in a loop until the formats are done.
 fio_write /dev/rnvme0n2 0 || fail "write rnvme0n2"
 rm -f /tmp/busy.stop
+# Whatever happens, the I/O below stops with the test.
+trap 'touch /tmp/busy.stop; wait' EXIT
 (
 	n=0
 	while [ ! -e /tmp/busy.stop ]; do
@@ -63,9 +71,9 @@ expect $q/physical_block_size 4096
 expect /sys/block/rnvme0n1/size "$sectors"
 format /dev/$c 4
 # C nvme's disk takes the format later, in its scan work: wait for it.
-wait_value /sys/block/${c}n1/queue/logical_block_size 4096
+wait_value /sys/block/$cdisk/queue/logical_block_size 4096
 known="max_integrity_segments=1/0"
-for f in /sys/block/${c}n1/queue/*; do
+for f in /sys/block/$cdisk/queue/*; do
 	[ -f $f ] || continue
 	n=$(basename $f)
 	cv=$(cat $f | tr '\n' ' ')
@@ -93,7 +101,7 @@ dmesg | grep -q "rnvme: namespace 1: unsupported format (512 byte blocks, 8 byte
 [ "$(dd if=/dev/rnvme0n1 bs=512 count=1 2> /dev/null | wc -c)" = 0 ] ||
 	fail "read data from a disk without capacity"
 format /dev/$c 1
-echo "8 bytes of metadata: no capacity (C nvme: $(cat /sys/block/${c}n1/size) sectors)"
+echo "8 bytes of metadata: no capacity (C nvme: $(cat /sys/block/$cdisk/size) sectors)"
 
 # Back to 512-byte blocks: the capacity again, zeroes, verified I/O.
 format $ctl 0
@@ -105,7 +113,7 @@ dmesg | grep -q "rnvme0n1: detected capacity change from 0 to $sectors" ||
 	fail "no zeroes after the format"
 fio_verify /dev/rnvme0n1 8M --bsrange=512-64k || fail "verify with 512-byte blocks"
 format /dev/$c 0
-wait_value /sys/block/${c}n1/queue/logical_block_size 512
+wait_value /sys/block/$cdisk/queue/logical_block_size 512
 echo "512-byte blocks again: $sectors sectors, zeroes, verified"
 
 touch /tmp/busy.stop
