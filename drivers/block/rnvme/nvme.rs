@@ -447,7 +447,7 @@ impl IdNs {
         } else {
             (block, 0)
         };
-        Some((bytes, 1 << bytes.ilog2(), boundary))
+        Some((bytes, 1 << bytes.checked_ilog2()?, boundary))
     }
 
     /// Parses the 4096 bytes of Identify Namespace data.
