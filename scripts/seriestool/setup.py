@@ -18,6 +18,8 @@ APT_PACKAGES = [
     "rsync", "util-linux", "ccache",
     # nvme-cli, which the rnvme-cli VM test runs against rnvme.
     "nvme-cli",
+    # The binder test programs, static C against the binder UAPI header.
+    "libc6-dev", "linux-libc-dev",
     # What checkpatch.pl's helpers need: scripts/spdxcheck.py (ply, git)
     # and the --codespell dictionary.
     "python3-ply", "python3-git", "codespell",
@@ -35,6 +37,8 @@ APT_FILES = {
     f"/usr/lib/llvm{LLVM_SUFFIX}/lib/libclang.so": f"libclang{LLVM_SUFFIX}-dev",
     "/usr/include/libelf.h": "libelf-dev", "/usr/include/openssl/ssl.h": "libssl-dev",
     "/usr/share/qemu/qboot.rom": "qemu-system-x86",
+    "/usr/lib/x86_64-linux-gnu/libc.a": "libc6-dev",
+    "/usr/include/linux/android/binder.h": "linux-libc-dev",
     "/usr/lib/python3/dist-packages/ply/__init__.py": "python3-ply",
     "/usr/lib/python3/dist-packages/git/__init__.py": "python3-git",
     "/usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt": "codespell",

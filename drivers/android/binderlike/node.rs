@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Nodes (the objects a process publishes) and the references other
+//! processes hold to them, with C binder's reference counting: a node's
+//! owner learns through `BR_INCREFS`/`BR_ACQUIRE` that others hold it, acks
+//! with `BC_INCREFS_DONE`/`BC_ACQUIRE_DONE`, and learns through
+//! `BR_RELEASE`/`BR_DECREFS` when they no longer do.
+
+use crate::{
+    defs::*,
+    process::{
+        Process,
+        ProcessInner, //
+    },
+    Out,
+};
+use core::mem::replace;
+use kernel::{
+    alloc::flags::GFP_KERNEL_ACCOUNT,
+    prelude::*,
+    sync::{
+        Arc,
+        LockedBy, //
+    },
+};
+
+/// The reference counts of a node, under its owner's lock.
+#[derive(Default)]
+pub(crate) struct NodeState {
+    /// References of other processes that are strong.
+    internal_strong: i32,
+    /// References of other processes.
+    internal_weak: i32,
+    /// References the driver holds: transactions' buffers, and the owner's
+    /// acknowledgement still to come after `BR_ACQUIRE`/`BR_INCREFS`.
+    local_strong: i32,
+    local_weak: i32,
+    /// Whether the owner was told it holds a strong/weak reference.
+    has_strong: bool,
+    has_weak: bool,
+    /// `BR_INCREFS`/`BR_ACQUIRE` was read and its `_DONE` not yet written.
+    pending_strong: bool,
+    pending_weak: bool,
+    /// Whether the node's reference work is queued.
+    work_queued: bool,
+    /// A oneway transaction to the node is being handled: the next ones
+    /// wait in `async_todo`.
+    pub(crate) async_busy: bool,
+    pub(crate) async_todo: KVec<Arc<crate::transaction::Transaction>>,
+    /// The death notifications that the holders of references asked for:
+    /// the holder and its cookie.
+    pub(crate) deaths: KVec<(Arc<Process>, u64)>,
+}
+
+/// A node: an object that a process published by sending it, or made the
+/// context manager.
+pub(crate) struct Node {
+    pub(crate) id: u64,
+    pub(crate) ptr: u64,
+    pub(crate) cookie: u64,
+    /// The context manager's node, to which every process's handle 0 refers.
+    pub(crate) manager: bool,
+    pub(crate) owner: Arc<Process>,
+    pub(crate) state: LockedBy<NodeState, ProcessInner>,
+}
+
+/// What a change of a node's counts needs from its owner.
+#[must_use]
+pub(crate) enum Need {
+    Nothing,
+    /// The owner has reference work to read.
+    Work,
+}
+
+impl Need {
+    /// What `self` and `other` need.
+    pub(crate) fn or(self, other: Need) -> Need {
+        match (self, other) {
+            (Need::Nothing, Need::Nothing) => Need::Nothing,
+            _ => Need::Work,
+        }
+    }
+}
+
+impl Node {
+    pub(crate) fn new(
+        owner: &Arc<Process>,
+        id: u64,
+        ptr: u64,
+        cookie: u64,
+        manager: bool,
+    ) -> Result<Arc<Self>> {
+        Ok(Arc::new(
+            Self {
+                id,
+                ptr,
+                cookie,
+                manager,
+                owner: owner.clone(),
+                state: LockedBy::new(&owner.inner, NodeState::default()),
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?)
+    }
+
+    /// Counts a reference: `internal` for a reference of another process,
+    /// else one the driver holds.
+    pub(crate) fn inc(&self, inner: &mut ProcessInner, strong: bool, internal: bool) -> Need {
+        let s = self.state.access_mut(inner);
+        match (strong, internal) {
+            (true, true) => s.internal_strong += 1,
+            (true, false) => s.local_strong += 1,
+            (false, true) => s.internal_weak += 1,
+            (false, false) => s.local_weak += 1,
+        }
+        let told = if strong { s.has_strong } else { s.has_weak };
+        if !told && !s.work_queued {
+            s.work_queued = true;
+            Need::Work
+        } else {
+            Need::Nothing
+        }
+    }
+
+    /// Drops a reference counted with [`Node::inc`].
+    pub(crate) fn dec(&self, inner: &mut ProcessInner, strong: bool, internal: bool) -> Need {
+        let s = self.state.access_mut(inner);
+        match (strong, internal) {
+            (true, true) => s.internal_strong -= 1,
+            (true, false) => s.local_strong -= 1,
+            (false, true) => s.internal_weak -= 1,
+            (false, false) => s.local_weak -= 1,
+        }
+        let (strong_now, weak_now) = s.counts();
+        let changed = (!strong_now && s.has_strong) || (!weak_now && s.has_weak);
+        if changed && !s.work_queued {
+            s.work_queued = true;
+            Need::Work
+        } else {
+            Need::Nothing
+        }
+    }
+
+    /// Writes the reference returns the owner needs, as C binder's node work
+    /// does: `BR_INCREFS`, `BR_ACQUIRE`, `BR_RELEASE`, `BR_DECREFS`, each
+    /// with the node's pointer and cookie. Returns whether the node has no
+    /// reference left (the owner forgets it).
+    pub(crate) fn do_work(&self, inner: &mut ProcessInner, out: &mut Out) -> bool {
+        let s = self.state.access_mut(inner);
+        s.work_queued = false;
+        let (strong, weak) = s.counts();
+        let pc = PtrCookie {
+            ptr: self.ptr,
+            cookie: self.cookie,
+        };
+        if weak && !s.has_weak {
+            s.has_weak = true;
+            s.pending_weak = true;
+            s.local_weak += 1;
+            out.put(BR_INCREFS, &pc);
+        }
+        if strong && !s.has_strong {
+            s.has_strong = true;
+            s.pending_strong = true;
+            s.local_strong += 1;
+            out.put(BR_ACQUIRE, &pc);
+        }
+        if !strong && s.has_strong {
+            s.has_strong = false;
+            out.put(BR_RELEASE, &pc);
+        }
+        if !weak && s.has_weak {
+            s.has_weak = false;
+            out.put(BR_DECREFS, &pc);
+        }
+        !weak && !s.has_weak
+    }
+
+    /// Takes the owner's `BC_INCREFS_DONE`/`BC_ACQUIRE_DONE`; false if none
+    /// was due.
+    pub(crate) fn done(&self, inner: &mut ProcessInner, strong: bool) -> bool {
+        let s = self.state.access_mut(inner);
+        let pending = if strong {
+            &mut s.pending_strong
+        } else {
+            &mut s.pending_weak
+        };
+        replace(pending, false)
+    }
+
+    /// Makes the node the context manager's, which the owner holds from the
+    /// start, as C does.
+    pub(crate) fn hold_as_manager(&self, inner: &mut ProcessInner) {
+        let s = self.state.access_mut(inner);
+        s.local_strong += 1;
+        s.local_weak += 1;
+        s.has_strong = true;
+        s.has_weak = true;
+    }
+
+    /// `(strong, weak)` counts for `BINDER_GET_NODE_INFO_FOR_REF`.
+    pub(crate) fn info(&self, inner: &ProcessInner) -> (u32, u32) {
+        let s = self.state.access(inner);
+        (
+            (s.local_strong + s.internal_strong).max(0) as u32,
+            s.local_weak.max(0) as u32,
+        )
+    }
+
+    /// The node's state, under its owner's lock.
+    pub(crate) fn state_mut<'a>(&'a self, inner: &'a mut ProcessInner) -> &'a mut NodeState {
+        self.state.access_mut(inner)
+    }
+}
+
+impl NodeState {
+    /// Whether the node is held strongly, and at all.
+    fn counts(&self) -> (bool, bool) {
+        let strong = self.internal_strong > 0 || self.local_strong > 0;
+        let weak = strong || self.internal_weak > 0 || self.local_weak > 0;
+        (strong, weak)
+    }
+}
+
+/// A reference a process holds to a node: a handle.
+pub(crate) struct Ref {
+    pub(crate) node: Arc<Node>,
+    pub(crate) strong: u32,
+    pub(crate) weak: u32,
+    /// The cookie of the death notification asked for on this reference.
+    pub(crate) death: Option<u64>,
+}
