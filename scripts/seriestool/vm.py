@@ -69,6 +69,29 @@ def copy_with_libs(binary, root, bindir="bin"):
         shutil.copy(os.path.realpath(lib), dest)
 
 
+BINDER_SRC = os.path.join(TOOL, "binder")
+
+
+def binder_abi():
+    """The binder test program (scripts/seriestool/binder), a static binary
+    built into the cache when its sources are newer; returns its path."""
+    out = os.path.join(CACHE, "binder-abi", "binder-abi")
+    sources = [os.path.join(BINDER_SRC, f) for f in os.listdir(BINDER_SRC)
+               if f.endswith((".c", ".h"))]
+    if os.path.exists(out) and all(os.path.getmtime(f) <= os.path.getmtime(out)
+                                   for f in sources):
+        return out
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    cmd = ["gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread", "-o", out,
+           *sorted(f for f in sources if f.endswith(".c"))]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SeriesError(f"building the binder test program failed ({' '.join(cmd)}):\n"
+                          + res.stderr[-3000:] + "\nIs libc6-dev installed? Run"
+                          " `scripts/series setup`.")
+    return out
+
+
 def make_initramfs(tree, bdir, out):
     """Writes a newc cpio with busybox, fio, the modules, the VM tests and the
     documentation they check."""
@@ -93,6 +116,7 @@ def make_initramfs(tree, bdir, out):
             if not os.path.exists(path):
                 raise SeriesError(f"{tool} is missing: run `scripts/series setup`")
             copy_with_libs(path, root, bindir)
+        shutil.copy2(binder_abi(), os.path.join(root, "usr", "bin", "binder-abi"))
         shutil.copy2(os.path.join(TOOL, "vm", "init"), os.path.join(root, "init"))
         os.chmod(os.path.join(root, "init"), 0o755)
         for src, dest in ((VMTESTS, "tests"), (os.path.join(TOOL, "bench"), "bench"),

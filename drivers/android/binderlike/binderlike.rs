@@ -11,7 +11,10 @@
 //! manager of its own. See Documentation/admin-guide/binderlike.rst.
 
 use kernel::{
-    fs::File,
+    fs::{
+        file::CurrentFds,
+        File, //
+    },
     miscdevice::{
         MiscDevice,
         MiscDeviceRegistration, //
@@ -21,6 +24,7 @@ use kernel::{
     prelude::*,
     str::CString,
     sync::{
+        aref::ARef,
         poll::{
             PollMask,
             PollTable, //
@@ -93,6 +97,11 @@ pub(crate) enum Held {
     Node { node: Arc<Node>, strong: bool },
     /// A reference of the receiver, by handle.
     Ref { handle: u32, strong: bool },
+    /// A file for the receiver, whose descriptor goes to offset `at` of the
+    /// buffer when it reads the transaction.
+    File { at: usize, file: ARef<File> },
+    /// A file that was given to the receiver.
+    Installed,
 }
 
 /// The returns one read gives, gathered under the process lock and copied
@@ -181,8 +190,14 @@ impl MiscDevice for BinderDevice {
         process.mmap(vma)
     }
 
-    fn ioctl(process: ArcBorrow<'_, Process>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        Process::ioctl(process, file, cmd, arg)
+    fn ioctl_fds(
+        process: ArcBorrow<'_, Process>,
+        file: &File,
+        fds: &CurrentFds<'_>,
+        cmd: u32,
+        arg: usize,
+    ) -> Result<isize> {
+        Process::ioctl(process, file, fds, cmd, arg)
     }
 
     fn poll(process: ArcBorrow<'_, Process>, file: &File, table: &PollTable<'_>) -> PollMask {

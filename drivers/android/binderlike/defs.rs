@@ -51,12 +51,14 @@ pub(crate) const BINDER_GET_NODE_INFO_FOR_REF: u32 = uapi::BINDER_GET_NODE_INFO_
 pub(crate) const BINDER_ENABLE_ONEWAY_SPAM_DETECTION: u32 =
     uapi::BINDER_ENABLE_ONEWAY_SPAM_DETECTION;
 pub(crate) const BINDER_GET_EXTENDED_ERROR: u32 = uapi::BINDER_GET_EXTENDED_ERROR;
+pub(crate) const BINDER_GET_NODE_DEBUG_INFO: u32 = uapi::BINDER_GET_NODE_DEBUG_INFO;
 
 /// Object types.
 pub(crate) const BINDER_TYPE_BINDER: u32 = uapi::BINDER_TYPE_BINDER;
 pub(crate) const BINDER_TYPE_WEAK_BINDER: u32 = uapi::BINDER_TYPE_WEAK_BINDER;
 pub(crate) const BINDER_TYPE_HANDLE: u32 = uapi::BINDER_TYPE_HANDLE;
 pub(crate) const BINDER_TYPE_WEAK_HANDLE: u32 = uapi::BINDER_TYPE_WEAK_HANDLE;
+pub(crate) const BINDER_TYPE_FD: u32 = uapi::BINDER_TYPE_FD;
 
 /// Transaction flags.
 pub(crate) const TF_ONE_WAY: u32 = uapi::transaction_flags_TF_ONE_WAY;
@@ -64,6 +66,13 @@ pub(crate) const TF_ACCEPT_FDS: u32 = uapi::transaction_flags_TF_ACCEPT_FDS;
 pub(crate) const TF_CLEAR_BUF: u32 = uapi::transaction_flags_TF_CLEAR_BUF;
 /// The flags a transaction keeps on its way to the receiver.
 pub(crate) const TF_PASSED: u32 = TF_ONE_WAY | TF_ACCEPT_FDS | TF_CLEAR_BUF;
+
+/// Node flags: transactions to the node may carry files, and want the
+/// sender's security context.
+pub(crate) const FLAT_BINDER_FLAG_ACCEPTS_FDS: u32 =
+    uapi::flat_binder_object_flags_FLAT_BINDER_FLAG_ACCEPTS_FDS;
+pub(crate) const FLAT_BINDER_FLAG_TXN_SECURITY_CTX: u32 =
+    uapi::flat_binder_object_flags_FLAT_BINDER_FLAG_TXN_SECURITY_CTX;
 
 /// Checks at compile time that `$ours` has the size of `$uapi`, and each
 /// named field its offset.
@@ -200,6 +209,24 @@ same_layout!(
     strong_count = strong_count,
     weak_count = weak_count,
     reserved = reserved1
+);
+
+/// `struct binder_node_debug_info`.
+#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable)]
+#[repr(C)]
+pub(crate) struct NodeDebugInfo {
+    pub(crate) ptr: u64,
+    pub(crate) cookie: u64,
+    pub(crate) has_strong_ref: u32,
+    pub(crate) has_weak_ref: u32,
+}
+same_layout!(
+    NodeDebugInfo,
+    uapi::binder_node_debug_info,
+    ptr = ptr,
+    cookie = cookie,
+    has_strong_ref = has_strong_ref,
+    has_weak_ref = has_weak_ref
 );
 
 /// `struct binder_extended_error`.

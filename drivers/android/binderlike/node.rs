@@ -58,6 +58,11 @@ pub(crate) struct Node {
     pub(crate) id: u64,
     pub(crate) ptr: u64,
     pub(crate) cookie: u64,
+    /// Transactions to it may carry files (`FLAT_BINDER_FLAG_ACCEPTS_FDS`).
+    pub(crate) accept_fds: bool,
+    /// It asks for the sender's security context
+    /// (`FLAT_BINDER_FLAG_TXN_SECURITY_CTX`), which binderlike has not.
+    pub(crate) secctx: bool,
     /// The context manager's node, to which every process's handle 0 refers.
     pub(crate) manager: bool,
     pub(crate) owner: Arc<Process>,
@@ -88,6 +93,7 @@ impl Node {
         id: u64,
         ptr: u64,
         cookie: u64,
+        flags: u32,
         manager: bool,
     ) -> Result<Arc<Self>> {
         Ok(Arc::new(
@@ -95,6 +101,8 @@ impl Node {
                 id,
                 ptr,
                 cookie,
+                accept_fds: flags & FLAT_BINDER_FLAG_ACCEPTS_FDS != 0,
+                secctx: flags & FLAT_BINDER_FLAG_TXN_SECURITY_CTX != 0,
                 manager,
                 owner: owner.clone(),
                 state: LockedBy::new(&owner.inner, NodeState::default()),
@@ -205,6 +213,12 @@ impl Node {
             (s.local_strong + s.internal_strong).max(0) as u32,
             s.local_weak.max(0) as u32,
         )
+    }
+
+    /// Whether the owner was told it holds a strong and a weak reference.
+    pub(crate) fn told(&self, inner: &ProcessInner) -> (bool, bool) {
+        let s = self.state.access(inner);
+        (s.has_strong, s.has_weak)
     }
 
     /// The node's state, under its owner's lock.

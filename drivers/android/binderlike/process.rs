@@ -30,13 +30,18 @@ use crate::{
 };
 use core::mem::{
     replace,
-    size_of, //
+    size_of,
+    take, //
 };
 use kernel::{
     alloc::flags::GFP_KERNEL_ACCOUNT,
     cred::Credential,
     fs::{
-        file,
+        file::{
+            self,
+            CurrentFds,
+            FileDescriptorReservation, //
+        },
         File, //
     },
     mm::virt::VmaNew,
@@ -64,7 +69,10 @@ use kernel::{
         ArcBorrow,
         Mutex, //
     },
-    task::Pid,
+    task::{
+        Kuid,
+        Pid, //
+    },
     uaccess::{
         UserPtr,
         UserSlice,
@@ -85,10 +93,23 @@ const LOOPER_POLL: u32 = 1 << 4;
 const OUT_MAX: usize = 512;
 const OUT_ITEM: usize = 4 * 21;
 
+/// What one process may hold, so that a hostile one cannot exhaust memory
+/// (C binder has only the memory cgroup's limit): its nodes, its references,
+/// and the transactions queued for it and not read yet.
+const MAX_NODES: usize = 1 << 15;
+const MAX_REFS: usize = 1 << 15;
+const MAX_PENDING: usize = 1 << 13;
+
 /// Transaction numbers, for `BINDER_GET_EXTENDED_ERROR`.
 static NEXT_ID: Atomic<u32> = Atomic::new(1);
 /// Node numbers.
 static NEXT_NODE: Atomic<u64> = Atomic::new(1);
+
+/// The calling thread, and its file descriptors.
+pub(crate) struct Call<'a> {
+    tid: Pid,
+    fds: &'a CurrentFds<'a>,
+}
 
 /// A failed transaction: the return the sender reads and the error for
 /// `BINDER_GET_EXTENDED_ERROR`.
@@ -134,9 +155,8 @@ impl ThreadState {
     }
 
     fn available_for_proc_work(&self) -> bool {
-        self.stack.is_empty()
-            && self.todo.is_empty()
-            && self.looper & (LOOPER_REGISTERED | LOOPER_ENTERED) != 0
+        // Not only loopers, as in C since Linux 6.x.
+        self.stack.is_empty() && self.todo.is_empty()
     }
 }
 
@@ -150,6 +170,10 @@ pub(crate) struct ProcessInner {
     /// Its references, by handle, and the handle of each node it refers to.
     refs: RBTree<u32, Ref>,
     handles: RBTree<u64, u32>,
+    /// How many `nodes` and `refs` it has, and transactions queued for it.
+    nr_nodes: usize,
+    nr_refs: usize,
+    nr_pending: usize,
     mapping: Option<Arc<Mapping>>,
     alloc: Allocator,
     /// `BR_DEAD_BINDER` cookies read and not yet `BC_DEAD_BINDER_DONE`.
@@ -166,7 +190,6 @@ pub(crate) struct Process {
     ctx: Arc<Context>,
     /// The opener's thread group.
     pub(crate) pid: Pid,
-    euid: u32,
     cred: ARef<Credential>,
     #[pin]
     pub(crate) inner: Mutex<ProcessInner>,
@@ -191,7 +214,6 @@ impl Process {
             try_pin_init!(Self {
                 ctx,
                 pid: current!().group_leader().pid(),
-                euid: cred.euid().into_uid_in_current_ns(),
                 cred: cred.into(),
                 inner <- new_mutex!(ProcessInner {
                     dead: false,
@@ -200,6 +222,9 @@ impl Process {
                     nodes: RBTree::new(),
                     refs: RBTree::new(),
                     handles: RBTree::new(),
+                    nr_nodes: 0,
+                    nr_refs: 0,
+                    nr_pending: 0,
                     mapping: None,
                     alloc: Allocator::new(),
                     delivered_deaths: KVec::new(),
@@ -282,6 +307,7 @@ impl Process {
     pub(crate) fn ioctl(
         this: ArcBorrow<'_, Process>,
         file: &File,
+        fds: &CurrentFds<'_>,
         cmd: u32,
         arg: usize,
     ) -> Result<isize> {
@@ -291,12 +317,15 @@ impl Process {
         let ret = match cmd {
             BINDER_WRITE_READ => {
                 let nonblock = file.flags() & file::flags::O_NONBLOCK != 0;
-                this.write_read(tid, arg, nonblock)
+                this.write_read(&Call { tid, fds }, arg, nonblock)
             }
+            // As C, these fail with EINVAL when user memory cannot be
+            // read or written.
             BINDER_SET_MAX_THREADS => {
                 let max: u32 = UserSlice::new(UserPtr::from_addr(arg), 4)
                     .reader()
-                    .read_val()?;
+                    .read_val()
+                    .map_err(|_| EINVAL)?;
                 this.inner.lock().max_threads = max;
                 Ok(())
             }
@@ -304,7 +333,8 @@ impl Process {
                 let obj: FlatObject =
                     UserSlice::new(UserPtr::from_addr(arg), size_of::<FlatObject>())
                         .reader()
-                        .read_val()?;
+                        .read_val()
+                        .map_err(|_| EINVAL)?;
                 this.set_context_mgr(Some(&obj))
             }
             BINDER_SET_CONTEXT_MGR => this.set_context_mgr(None),
@@ -319,6 +349,7 @@ impl Process {
                 UserSlice::new(UserPtr::from_addr(arg), size_of::<Version>())
                     .writer()
                     .write_val(&v)
+                    .map_err(|_| EINVAL)
             }
             BINDER_GET_NODE_INFO_FOR_REF => this.node_info_for_ref(arg),
             BINDER_ENABLE_ONEWAY_SPAM_DETECTION => {
@@ -330,6 +361,7 @@ impl Process {
                 Ok(())
             }
             BINDER_GET_EXTENDED_ERROR => this.extended_error(tid, arg),
+            BINDER_GET_NODE_DEBUG_INFO => this.node_debug_info(arg),
             _ => Err(EINVAL),
         };
         if let Some(t) = this.inner.lock().threads.get_mut(&tid) {
@@ -338,19 +370,19 @@ impl Process {
         ret.map(|()| 0)
     }
 
-    fn write_read(self: &Arc<Self>, tid: Pid, arg: usize, nonblock: bool) -> Result {
+    fn write_read(self: &Arc<Self>, call: &Call<'_>, arg: usize, nonblock: bool) -> Result {
         let (mut reader, mut writer) =
             UserSlice::new(UserPtr::from_addr(arg), size_of::<WriteRead>()).reader_writer();
         let mut bwr: WriteRead = reader.read_val()?;
         let mut ret = Ok(());
         if bwr.write_size > 0 {
-            ret = self.write(tid, &mut bwr);
+            ret = self.write(call, &mut bwr);
             if ret.is_err() {
                 bwr.read_consumed = 0;
             }
         }
         if ret.is_ok() && bwr.read_size > 0 {
-            ret = self.read(tid, &mut bwr, nonblock);
+            ret = self.read(call.tid, &mut bwr, nonblock);
         }
         writer.write_val(&bwr)?;
         ret
@@ -367,15 +399,23 @@ impl Process {
             Some(uid) if uid != euid => return Err(EPERM),
             _ => mgr.uid = Some(euid),
         }
-        let (ptr, cookie) = obj.map_or((0, 0), |o| (o.binder, o.cookie));
+        let (ptr, cookie, flags) = obj.map_or((0, 0, 0), |o| (o.binder, o.cookie, o.flags));
         // The node's reference to its owner goes in `release`, which also
         // clears the context's manager.
-        let node = Node::new(self, NEXT_NODE.fetch_add(1, Relaxed), ptr, cookie, true)?;
+        let node = Node::new(
+            self,
+            NEXT_NODE.fetch_add(1, Relaxed),
+            ptr,
+            cookie,
+            flags,
+            true,
+        )?;
         let tree_node = RBTreeNode::new(ptr, node.clone(), GFP_KERNEL_ACCOUNT)?;
         {
             let mut inner = self.inner.lock();
             node.hold_as_manager(&mut inner);
             inner.nodes.insert(tree_node);
+            inner.nr_nodes += 1;
         }
         mgr.node = Some(node);
         Ok(())
@@ -404,11 +444,33 @@ impl Process {
             .lock()
             .refs
             .get(&info.handle)
+            .filter(|r| r.strong > 0)
             .map(|r| r.node.clone())
             .ok_or(EINVAL)?;
         let (strong, weak) = node.info(&node.owner.inner.lock());
         info.strong_count = strong;
         info.weak_count = weak;
+        writer.write_val(&info)
+    }
+
+    /// `BINDER_GET_NODE_DEBUG_INFO`: the first node of the process after
+    /// the given pointer.
+    fn node_debug_info(&self, arg: usize) -> Result {
+        let (mut reader, mut writer) =
+            UserSlice::new(UserPtr::from_addr(arg), size_of::<NodeDebugInfo>()).reader_writer();
+        let asked: NodeDebugInfo = reader.read_val()?;
+        let inner = self.inner.lock();
+        let found = inner.nodes.values().find(|n| n.ptr > asked.ptr).cloned();
+        let info = found.map_or(NodeDebugInfo::default(), |node| {
+            let (strong, weak) = node.told(&inner);
+            NodeDebugInfo {
+                ptr: node.ptr,
+                cookie: node.cookie,
+                has_strong_ref: strong.into(),
+                has_weak_ref: weak.into(),
+            }
+        });
+        drop(inner);
         writer.write_val(&info)
     }
 
@@ -432,7 +494,8 @@ impl Process {
 
     // ---- commands ----
 
-    fn write(self: &Arc<Self>, tid: Pid, bwr: &mut WriteRead) -> Result {
+    fn write(self: &Arc<Self>, call: &Call<'_>, bwr: &mut WriteRead) -> Result {
+        let tid = call.tid;
         if bwr.write_consumed >= bwr.write_size {
             return Ok(());
         }
@@ -443,9 +506,14 @@ impl Process {
             .ok_or(EFAULT)?;
         let len = usize::try_from(size - bwr.write_consumed).map_err(|_| EFAULT)?;
         let mut reader = UserSlice::new(UserPtr::from_addr(start as usize), len).reader();
+        // As C: nothing is written while a failed transaction's return is
+        // not read.
+        if Self::thread(&mut self.inner.lock(), tid)?.error_pending {
+            return Ok(());
+        }
         while !reader.is_empty() {
             let cmd: u32 = reader.read_val()?;
-            let stop = self.command(tid, cmd, &mut reader)?;
+            let stop = self.command(call, cmd, &mut reader)?;
             bwr.write_consumed = size - reader.len() as u64;
             if stop {
                 break;
@@ -456,7 +524,13 @@ impl Process {
 
     /// Runs command `cmd`, whose payload `reader` holds; returns whether the
     /// writes stop (a failed transaction's return is queued).
-    fn command(self: &Arc<Self>, tid: Pid, cmd: u32, reader: &mut UserSliceReader) -> Result<bool> {
+    fn command(
+        self: &Arc<Self>,
+        call: &Call<'_>,
+        cmd: u32,
+        reader: &mut UserSliceReader,
+    ) -> Result<bool> {
+        let tid = call.tid;
         match cmd {
             BC_INCREFS | BC_ACQUIRE | BC_RELEASE | BC_DECREFS => {
                 let handle: u32 = reader.read_val()?;
@@ -477,7 +551,7 @@ impl Process {
             }
             BC_TRANSACTION | BC_REPLY => {
                 let tr: TransactionData = reader.read_val()?;
-                return self.transaction_or_fail(tid, &tr, cmd == BC_REPLY);
+                return self.transaction_or_fail(call, &tr, cmd == BC_REPLY);
             }
             BC_REGISTER_LOOPER | BC_ENTER_LOOPER | BC_EXIT_LOOPER => {
                 let mut inner = self.inner.lock();
@@ -542,6 +616,7 @@ impl Process {
             NEXT_NODE.fetch_add(1, Relaxed),
             obj.binder,
             obj.cookie,
+            obj.flags,
             false,
         )?;
         let tree_node = RBTreeNode::new(obj.binder, node.clone(), GFP_KERNEL_ACCOUNT)?;
@@ -553,7 +628,11 @@ impl Process {
             // Made meanwhile by another thread.
             return Ok(other.clone());
         }
+        if inner.nr_nodes >= MAX_NODES {
+            return Err(ENOSPC);
+        }
         inner.nodes.insert(tree_node);
+        inner.nr_nodes += 1;
         Ok(node)
     }
 
@@ -578,6 +657,10 @@ impl Process {
                 }
                 (h, false, strong && r.strong == 1)
             } else {
+                if inner.nr_refs >= MAX_REFS {
+                    return Err(ENOSPC);
+                }
+                inner.nr_refs += 1;
                 let h = if node.manager {
                     0
                 } else {
@@ -643,17 +726,22 @@ impl Process {
         let node = if handle == 0 {
             let mgr = self.ctx.manager.lock().node.clone();
             match mgr {
-                Some(n) if !core::ptr::eq(&*n.owner, self) => n,
-                _ => {
-                    user_error!("BC_INCREFS/BC_ACQUIRE on handle 0 without a manager, or by it");
+                Some(n) if core::ptr::eq(&*n.owner, self) => {
+                    user_error!("the context manager acquiring handle 0");
+                    return Err(EINVAL);
+                }
+                Some(n) => n,
+                None => {
+                    user_error!("BC_INCREFS/BC_ACQUIRE on handle 0 without a manager");
                     return Ok(());
                 }
             }
         } else {
+            // As C, a strong increment needs a strong reference.
             match self.inner.lock().refs.get(&handle) {
-                Some(r) => r.node.clone(),
-                None => {
-                    user_error!("reference increment on unknown handle {handle}");
+                Some(r) if !strong || r.strong > 0 => r.node.clone(),
+                _ => {
+                    user_error!("reference increment on invalid handle {handle}");
                     return Ok(());
                 }
             }
@@ -681,6 +769,7 @@ impl Process {
             let last_strong = strong && r.strong == 0;
             if r.strong == 0 && r.weak == 0 {
                 let r = inner.refs.remove(&handle);
+                inner.nr_refs = inner.nr_refs.saturating_sub(1);
                 let Some(r) = r else { return };
                 inner.handles.remove(&r.node.id);
                 (r.node, last_strong, true, r.death)
@@ -837,6 +926,7 @@ impl Process {
                     let _ = Self::queue_node_work(&mut owner, &node, need, None);
                 }
                 Held::Ref { handle, strong } => self.dec_ref(handle, strong),
+                Held::File { .. } | Held::Installed => {}
             }
         }
     }
@@ -857,15 +947,35 @@ impl Process {
 
     fn transaction_or_fail(
         self: &Arc<Self>,
-        tid: Pid,
+        call: &Call<'_>,
         tr: &TransactionData,
         reply: bool,
     ) -> Result<bool> {
+        let tid = call.tid;
         let id = NEXT_ID.fetch_add(1, Relaxed);
-        let result = self.transaction(tid, tr, reply);
+        let result = self.transaction(call, id, tr, reply);
         let mut inner = self.inner.lock();
         let t = Self::thread(&mut inner, tid)?;
         match result {
+            // A failed reply: the replier's extended error is that of a
+            // successful one.
+            Ok(())
+            | Err(Fail {
+                cmd: BR_TRANSACTION_COMPLETE,
+                ..
+            }) if reply => {
+                t.ee = ExtendedError {
+                    id,
+                    command: BR_OK,
+                    param: 0,
+                };
+                if let Err(f) = result {
+                    t.error_pending = true;
+                    t.push(Work::Error(f.cmd), true)?;
+                    return Ok(true);
+                }
+                Ok(false)
+            }
             Ok(()) => {
                 t.ee = ExtendedError {
                     id,
@@ -889,10 +999,12 @@ impl Process {
 
     fn transaction(
         self: &Arc<Self>,
-        tid: Pid,
+        call: &Call<'_>,
+        id: u32,
         tr: &TransactionData,
         reply: bool,
     ) -> Result<(), Fail> {
+        let tid = call.tid;
         let oneway = !reply && tr.flags & TF_ONE_WAY != 0;
         // The target: the sender of the transaction replied to, or the node.
         let (target, node, to_thread, from_parent, in_reply_to) = if reply {
@@ -921,14 +1033,18 @@ impl Process {
                     .clone()
                     .ok_or(fail(BR_DEAD_REPLY, EINVAL))?
             } else {
+                // As C, a transaction needs a strong reference.
                 self.inner
                     .lock()
                     .refs
                     .get(&tr.handle())
+                    .filter(|r| r.strong > 0)
                     .map(|r| r.node.clone())
                     .ok_or(fail(BR_FAILED_REPLY, EINVAL))?
             };
-            if Arc::ptr_eq(&node.owner, self) {
+            // As C, not to a node of the same process, even through
+            // another file.
+            if node.owner.pid == self.pid {
                 return Err(fail(BR_FAILED_REPLY, EINVAL));
             }
             let target = node.owner.clone();
@@ -960,12 +1076,33 @@ impl Process {
             };
             (target, Some(node), to_thread, from_parent, None)
         };
-        let result = self.send(tid, tr, &target, node, to_thread, from_parent, oneway);
+        // Files go where the target said it takes them: the node's flag,
+        // or the flag of the transaction replied to.
+        let accept_fds = match (&node, &in_reply_to) {
+            (Some(node), _) => node.accept_fds,
+            (None, Some(t)) => t.flags & TF_ACCEPT_FDS != 0,
+            (None, None) => false,
+        };
+        let result = self.send(
+            call,
+            tr,
+            &target,
+            node,
+            to_thread,
+            from_parent,
+            oneway,
+            accept_fds,
+        );
         if let (Err(f), Some(t)) = (&result, in_reply_to) {
-            // The sender of the transaction replied to learns the reply failed.
-            if let Some(from) = &t.from {
-                Self::send_error(from, f.cmd);
-            }
+            // The sender of the transaction replied to learns the reply
+            // failed; the replier gets `BR_TRANSACTION_COMPLETE`, as in C.
+            let ee = ExtendedError {
+                id,
+                command: f.cmd,
+                param: f.err.to_errno(),
+            };
+            Self::fail_transaction(&t, f.cmd, Some(ee));
+            return Err(fail(BR_TRANSACTION_COMPLETE, f.err));
         }
         result
     }
@@ -973,15 +1110,22 @@ impl Process {
     #[expect(clippy::too_many_arguments, reason = "the parts of one transaction")]
     fn send(
         self: &Arc<Self>,
-        tid: Pid,
+        call: &Call<'_>,
         tr: &TransactionData,
         target: &Arc<Self>,
         node: Option<Arc<Node>>,
         to_thread: Option<ThreadId>,
         from_parent: Option<Arc<Transaction>>,
         oneway: bool,
+        accept_fds: bool,
     ) -> Result<(), Fail> {
+        let tid = call.tid;
         let reply = node.is_none();
+        // Binderlike has no security contexts: as C where no LSM gives one,
+        // transactions to a node that asks for them fail.
+        if node.as_ref().is_some_and(|n| n.secctx) {
+            return Err(fail(BR_FAILED_REPLY, EOPNOTSUPP));
+        }
         let serial = {
             let mut inner = self.inner.lock();
             Self::thread(&mut inner, tid)
@@ -1000,8 +1144,8 @@ impl Process {
             .ok_or(fail(BR_FAILED_REPLY, EINVAL))?
             .max(8);
         // Reserve the range in the target's buffer.
-        let res = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)
-            .map_err(|e| fail(BR_FAILED_REPLY, e.into()))?;
+        let res =
+            RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT).map_err(|e| fail(BR_FAILED_REPLY, e))?;
         let (offset, mapping) = {
             let mut ti = target.inner.lock();
             if ti.dead {
@@ -1034,7 +1178,16 @@ impl Process {
             (offset, mapping)
         };
         let mut held = KVec::new();
-        let result = self.fill(&mapping, offset, tr, data_aligned, target, tid, &mut held);
+        let result = self.fill(
+            &mapping,
+            offset,
+            tr,
+            data_aligned,
+            target,
+            call,
+            &mut held,
+            accept_fds,
+        );
         if let Err(e) = result {
             target.unreserve(offset, held);
             return Err(fail(BR_FAILED_REPLY, e));
@@ -1050,8 +1203,8 @@ impl Process {
                 node: node.clone(),
                 code: tr.code,
                 flags: tr.flags & TF_PASSED,
-                sender_pid: if reply || oneway { 0 } else { self.pid.into() },
-                sender_euid: self.euid,
+                sender_pid: if reply || oneway { 0 } else { self.pid },
+                sender_euid: Kuid::current_euid(),
                 offset,
                 data_size: tr.data_size,
                 offsets_size: tr.offsets_size,
@@ -1078,8 +1231,9 @@ impl Process {
         tr: &TransactionData,
         data_aligned: u64,
         target: &Arc<Self>,
-        tid: Pid,
+        call: &Call<'_>,
         held: &mut KVec<Held>,
+        accept_fds: bool,
     ) -> Result {
         let data_size = usize::try_from(tr.data_size)?;
         let offsets_size = usize::try_from(tr.offsets_size)?;
@@ -1102,7 +1256,7 @@ impl Process {
             min = at + obj_size;
             let mut obj = FlatObject::default();
             mapping.read(offset + at, obj.as_mut_bytes())?;
-            self.translate(&mut obj, target, tid, held)?;
+            self.translate(&mut obj, offset + at, target, call, held, accept_fds)?;
             mapping.write(offset + at, obj.as_bytes())?;
         }
         Ok(())
@@ -1111,13 +1265,17 @@ impl Process {
     /// Translates one object for `target`: a node of the sender becomes a
     /// handle of the target, a handle the node itself (at its owner) or a
     /// handle of the target.
+    #[expect(clippy::too_many_arguments, reason = "the parts of one object")]
     fn translate(
         self: &Arc<Self>,
         obj: &mut FlatObject,
+        at: usize,
         target: &Arc<Self>,
-        tid: Pid,
+        call: &Call<'_>,
         held: &mut KVec<Held>,
+        accept_fds: bool,
     ) -> Result {
+        let tid = call.tid;
         held.reserve(1, GFP_KERNEL)?;
         match obj.kind {
             BINDER_TYPE_BINDER | BINDER_TYPE_WEAK_BINDER => {
@@ -1139,11 +1297,13 @@ impl Process {
             }
             BINDER_TYPE_HANDLE | BINDER_TYPE_WEAK_HANDLE => {
                 let strong = obj.kind == BINDER_TYPE_HANDLE;
+                // A strong handle needs a strong reference, as in C.
                 let node = self
                     .inner
                     .lock()
                     .refs
                     .get(&(obj.binder as u32))
+                    .filter(|r| !strong || r.strong > 0)
                     .map(|r| r.node.clone())
                     .ok_or(EINVAL)?;
                 security::binder_transfer_binder(&self.cred, &target.cred)?;
@@ -1175,8 +1335,17 @@ impl Process {
                     };
                 }
             }
-            // File descriptors are not passed (yet), nor scatter-gather
-            // objects (hwbinder's).
+            BINDER_TYPE_FD => {
+                if !accept_fds {
+                    return Err(EPERM);
+                }
+                let file = call.fds.fget(obj.binder as u32)?;
+                security::binder_transfer_file(&self.cred, &target.cred, &file)?;
+                // The receiver gets a descriptor when it reads the
+                // transaction; the object's `fd` is written then.
+                held.push(Held::File { at: at + 8, file }, GFP_KERNEL)?;
+            }
+            // No scatter-gather or array objects (hwbinder's).
             _ => return Err(EINVAL),
         }
         Ok(())
@@ -1238,6 +1407,9 @@ impl Process {
         if ti.dead {
             return Err((fail(BR_DEAD_REPLY, ESRCH), held));
         }
+        if ti.nr_pending >= MAX_PENDING {
+            return Err((fail(BR_FAILED_REPLY, ENOSPC), held));
+        }
         let Some(buffer) = ti.alloc.buffers.get_mut(&t.offset) else {
             return Err((fail(BR_DEAD_REPLY, ESRCH), held));
         };
@@ -1288,29 +1460,48 @@ impl Process {
                 }
             }
         };
+        if res.is_ok() {
+            ti.nr_pending += 1;
+        }
         res.map_err(|f| {
             let held = ti
                 .alloc
                 .buffers
                 .get_mut(&t.offset)
-                .map(|b| replace(&mut b.held, KVec::new()))
+                .map(|b| take(&mut b.held))
                 .unwrap_or_default();
             (f, held)
         })
     }
 
-    /// Tells the thread `to`, which waits for a reply, that it failed.
-    fn send_error(to: &ThreadId, cmd: u32) {
-        let mut inner = to.process.inner.lock();
-        if let Some(th) = inner
-            .threads
-            .get_mut(&to.tid)
-            .filter(|th| th.serial == to.serial)
-        {
-            if let Some(StackEntry::Outgoing) = th.stack.last() {
-                th.stack.pop();
+    /// Tells the sender of `t`, which waits for the reply, that it failed:
+    /// if the sender is gone, the sender of the transaction it was handling,
+    /// as C does. `ee` is the extended error its thread takes if it has
+    /// none.
+    fn fail_transaction(t: &Arc<Transaction>, cmd: u32, ee: Option<ExtendedError>) {
+        let mut at = Some(t.clone());
+        while let Some(t) = at {
+            if let Some(to) = &t.from {
+                let mut inner = to.process.inner.lock();
+                if let Some(th) = inner
+                    .threads
+                    .get_mut(&to.tid)
+                    .filter(|th| th.serial == to.serial)
+                {
+                    if let Some(StackEntry::Outgoing) = th.stack.last() {
+                        th.stack.pop();
+                    }
+                    if let Some(ee) = ee {
+                        if th.ee.command == BR_OK {
+                            th.ee = ee;
+                        }
+                    }
+                    // Lost only with the memory it needs.
+                    let _ = th.push(Work::Error(cmd), true);
+                    return;
+                }
             }
-            let _ = th.push(Work::Error(cmd), true);
+            at = t.from_parent.clone();
         }
     }
 
@@ -1421,6 +1612,7 @@ impl Process {
                             .is_some_and(|n| Arc::ptr_eq(n, &node))
                         {
                             inner.nodes.remove(&node.ptr);
+                            inner.nr_nodes = inner.nr_nodes.saturating_sub(1);
                         }
                     }
                 }
@@ -1431,6 +1623,7 @@ impl Process {
                 }
                 Work::ClearDeathDone(cookie) => out.put(BR_CLEAR_DEATH_NOTIFICATION_DONE, &cookie),
                 Work::Transaction(t) | Work::Reply(t) => {
+                    inner.nr_pending = inner.nr_pending.saturating_sub(1);
                     Self::put_transaction(inner, tid, &t, out)?;
                     break;
                 }
@@ -1449,6 +1642,9 @@ impl Process {
         let base = inner.mapping.as_ref().map_or(0, |m| m.base);
         if let Some(b) = inner.alloc.buffers.get_mut(&t.offset) {
             b.delivered = true;
+            if let Some(mapping) = &inner.mapping {
+                Self::install_files(mapping, &mut b.held)?;
+            }
         }
         let data = base + t.offset as u64;
         let (cmd, target, cookie) = match &t.node {
@@ -1461,7 +1657,7 @@ impl Process {
             code: t.code,
             flags: t.flags,
             sender_pid: t.sender_pid,
-            sender_euid: t.sender_euid,
+            sender_euid: t.sender_euid.into_uid_in_current_ns(),
             data_size: t.data_size,
             offsets_size: t.offsets_size,
             buffer: data,
@@ -1472,6 +1668,30 @@ impl Process {
             Self::thread(inner, tid)?
                 .stack
                 .push(StackEntry::Incoming(t.clone()), GFP_ATOMIC)?;
+        }
+        Ok(())
+    }
+
+    /// Gives the reader a descriptor for each file the buffer carries,
+    /// written into its object.
+    fn install_files(mapping: &Mapping, held: &mut KVec<Held>) -> Result {
+        let mut fds = KVec::new();
+        for h in held.iter() {
+            if let Held::File { .. } = h {
+                let fd = FileDescriptorReservation::get_unused_fd_flags(file::flags::O_CLOEXEC)?;
+                fds.push(fd, GFP_KERNEL)?;
+            }
+        }
+        let mut fds = fds.into_iter();
+        for h in held.iter_mut() {
+            if let Held::File { at, .. } = h {
+                let Some(fd) = fds.next() else { break };
+                mapping.write(*at, &fd.reserved_fd().to_ne_bytes())?;
+                let Held::File { file, .. } = replace(h, Held::Installed) else {
+                    break;
+                };
+                fd.fd_install(file);
+            }
         }
         Ok(())
     }
@@ -1524,7 +1744,18 @@ impl Process {
 
     /// `BINDER_THREAD_EXIT`: the thread's transactions fail.
     fn thread_exit(&self, tid: Pid) {
-        let thread = self.inner.lock().threads.remove(&tid);
+        let thread = {
+            let mut inner = self.inner.lock();
+            let thread = inner.threads.remove(&tid);
+            let queued = thread.as_ref().map_or(0, |th| {
+                th.todo
+                    .iter()
+                    .filter(|w| matches!(w, Work::Transaction(_) | Work::Reply(_)))
+                    .count()
+            });
+            inner.nr_pending = inner.nr_pending.saturating_sub(queued);
+            thread
+        };
         if let Some(th) = thread {
             self.release_thread(th);
         }
@@ -1533,9 +1764,7 @@ impl Process {
     fn release_thread(&self, th: ThreadState) {
         for entry in th.stack {
             if let StackEntry::Incoming(t) = entry {
-                if let Some(from) = &t.from {
-                    Self::send_error(from, BR_DEAD_REPLY);
-                }
+                Self::fail_transaction(&t, BR_DEAD_REPLY, None);
             }
         }
         for work in th.todo {
@@ -1545,8 +1774,8 @@ impl Process {
 
     fn release_work(work: Work) {
         if let Work::Transaction(t) = work {
-            if let Some(from) = &t.from {
-                Self::send_error(from, BR_DEAD_REPLY);
+            if t.from.is_some() {
+                Self::fail_transaction(&t, BR_DEAD_REPLY, None);
             }
         }
     }
@@ -1570,11 +1799,11 @@ impl Process {
             inner.dead = true;
             inner.mapping = None;
             (
-                replace(&mut inner.threads, RBTree::new()),
-                replace(&mut inner.todo, KVec::new()),
-                replace(&mut inner.nodes, RBTree::new()),
-                replace(&mut inner.refs, RBTree::new()),
-                replace(&mut inner.alloc.buffers, RBTree::new()),
+                take(&mut inner.threads),
+                take(&mut inner.todo),
+                take(&mut inner.nodes),
+                take(&mut inner.refs),
+                take(&mut inner.alloc.buffers),
             )
         };
         while let Some(th) = pop_first(&mut threads) {
@@ -1587,10 +1816,7 @@ impl Process {
             let (deaths, queued) = {
                 let mut inner = self.inner.lock();
                 let s = node.state_mut(&mut inner);
-                (
-                    replace(&mut s.deaths, KVec::new()),
-                    replace(&mut s.async_todo, KVec::new()),
-                )
+                (take(&mut s.deaths), take(&mut s.async_todo))
             };
             drop(queued);
             for (holder, cookie) in deaths {

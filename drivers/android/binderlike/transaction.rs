@@ -28,7 +28,7 @@ pub(crate) struct Transaction {
     pub(crate) code: u32,
     pub(crate) flags: u32,
     pub(crate) sender_pid: i32,
-    pub(crate) sender_euid: u32,
+    pub(crate) sender_euid: kernel::task::Kuid,
     /// Where the data is in the receiver's buffer, and its sizes.
     pub(crate) offset: usize,
     pub(crate) data_size: u64,

@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: GPL-2.0
+# binderlike leaks nothing over 10^4 open/mmap/close cycles and 100
+# load/ping/unload cycles. Memory is compared on the vm kernel only: the
+# debug kernel's KASAN quarantine holds freed objects for a while.
+. /tests/lib.sh
+
+trap 'rmmod binderlike 2> /dev/null' EXIT
+sunreclaim() {
+	echo 3 > /proc/sys/vm/drop_caches
+	awk '/^SUnreclaim:/ { print $2 }' /proc/meminfo
+}
+
+modprobe binderlike || fail "modprobe binderlike"
+wait_dev /dev/binderlike -c
+# Warm up the caches the cycles use.
+binder-abi test --cycles 1000 /dev/binderlike open-close ping > /dev/null || fail "warm-up"
+before=$(sunreclaim)
+binder-abi test --cycles 10000 /dev/binderlike open-close ping || fail "10^4 cycles"
+after=$(sunreclaim)
+echo "unreclaimable slab: $before KiB before 10^4 open/close cycles, $after KiB after"
+if grep -q "series.kernel=vm " /proc/cmdline && [ $((after - before)) -gt 1024 ]; then
+	fail "unreclaimable slab grew by $((after - before)) KiB over 10^4 cycles"
+fi
+rmmod binderlike || fail "rmmod binderlike"
+
+before=$(sunreclaim)
+for i in $(seq 100); do
+	modprobe binderlike || fail "modprobe $i"
+	wait_dev /dev/binderlike -c
+	binder-abi test /dev/binderlike ping > /dev/null || fail "ping after load $i"
+	rmmod binderlike || fail "rmmod $i"
+done
+after=$(sunreclaim)
+echo "unreclaimable slab: $before KiB before 100 load/unload cycles, $after KiB after"
+if grep -q "series.kernel=vm " /proc/cmdline && [ $((after - before)) -gt 1024 ]; then
+	fail "unreclaimable slab grew by $((after - before)) KiB over 100 load cycles"
+fi
+exit 0
