@@ -1248,9 +1248,14 @@ impl Process {
         for i in 0..offsets_size / 8 {
             let mut raw = [0u8; 8];
             mapping.read(offsets_at + i * 8, &mut raw)?;
-            let at = usize::try_from(u64::from_ne_bytes(raw)).map_err(|_| EINVAL)?;
-            if at < min || at % 4 != 0 || at.checked_add(obj_size).is_none_or(|end| end > data_size)
-            {
+            // The errors are C's: an offset before the end of the previous
+            // object or past the data is a bad data pointer (EFAULT), a
+            // misaligned one or an object past the data a bad object.
+            let at = usize::try_from(u64::from_ne_bytes(raw)).map_err(|_| EFAULT)?;
+            if at < min || at > data_size {
+                return Err(EFAULT);
+            }
+            if at % 4 != 0 || at.checked_add(obj_size).is_none_or(|end| end > data_size) {
                 return Err(EINVAL);
             }
             min = at + obj_size;
@@ -1512,8 +1517,17 @@ impl Process {
             .unwrap_or(usize::MAX)
             .min(OUT_MAX);
         let mut out = Out::new(room);
+        let at = bwr
+            .read_buffer
+            .checked_add(bwr.read_consumed)
+            .ok_or(EFAULT)?;
         if bwr.read_consumed == 0 {
             out.put_cmd(BR_NOOP);
+            // As C, a read buffer that cannot be written fails before the
+            // read waits.
+            UserSlice::new(UserPtr::from_addr(at as usize), 4)
+                .writer()
+                .write_slice(out.bytes())?;
         }
         let mut inner = self.inner.lock();
         let mut proc_work;
@@ -1559,10 +1573,6 @@ impl Process {
             out.set_first(BR_SPAWN_LOOPER);
         }
         drop(inner);
-        let at = bwr
-            .read_buffer
-            .checked_add(bwr.read_consumed)
-            .ok_or(EFAULT)?;
         UserSlice::new(UserPtr::from_addr(at as usize), out.len())
             .writer()
             .write_slice(out.bytes())?;
