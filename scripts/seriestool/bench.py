@@ -215,7 +215,51 @@ def compare_inline_helpers(tree, args):
     return data
 
 
+# A benchmark that compares a driver with what a kernel has runs in each of
+# its kernels, which differ only there: `bench binder` compares binderlike
+# with C binder (vm) and with Rust Binder (vm-rustbinder). Its control
+# workload runs no driver: its rates show how the kernels compare alone.
+KERNELS = {"binder": (profiles.VM, profiles.VM_RUSTBINDER)}
+CONTROL = {"binder": "pipe"}
+
+
+def control_line(name, reports):
+    """How the control workload compares across the kernels (both sides'
+    mean rate; 1.0 when the kernels run it alike)."""
+    wl = CONTROL.get(name)
+    if not wl or len(reports) < 2:
+        return None
+    rates = {}
+    for kernel, rep in reports.items():
+        found = [w for w in rep["workloads"] if w["name"] == wl]
+        if not found:
+            raise SeriesError(f"the control workload {wl} is missing from the {kernel} report")
+        rates[kernel] = (found[0][rep["a"]] + found[0][rep["b"]]) / 2
+    (k1, r1), (k2, r2) = list(rates.items())[:2]
+    return f"control ({wl}, no binder): {k2}/{k1} = {r2 / r1:.3f} ({r1:.0f} vs {r2:.0f})"
+
+
 def main(tree, args):
+    kernels = KERNELS.get(args.name, (profiles.VM,))
+    if len(kernels) == 1:
+        main_one(tree, args, kernels[0])
+        return 0
+    reports = {}
+    json_path, args.json = args.json, None
+    for kernel in kernels:
+        info(f"== {args.name} on the {kernel.name} kernel ({kernel.description})")
+        reports[kernel.name] = main_one(tree, args, kernel)
+    # Rates (timed, or on the instruction clock), not --profile's counts.
+    rates = {k: r.get("instruction_clock", r) for k, r in reports.items()}
+    line = control_line(args.name, {k: r for k, r in rates.items() if "unit" not in r})
+    if line:
+        info(line)
+    write_json(json_path, reports)
+    return 0
+
+
+def main_one(tree, args, kernel):
+    """One kernel's run of the benchmark; returns its report."""
     if not args.name or args.name not in available():
         raise SeriesError(f"name a benchmark: {', '.join(available()) or 'none yet'}")
     if args.reps < 2 and args.profile is None:
@@ -231,8 +275,8 @@ def main(tree, args):
         if ios <= 0:
             raise SeriesError("--ios and --profile need a positive number of I/Os")
         reps = args.reps if args.icount else 1
-        build.build(tree, profiles.VM)
-        funcs, rates, console = profile.run(tree, profiles.VM, args.name, ios, args.timeout,
+        build.build(tree, kernel)
+        funcs, rates, console = profile.run(tree, kernel, args.name, ios, args.timeout,
                                             reps)
         print_config(console)
         # A run the plan names but the count lacks is an error, in both modes.
@@ -244,17 +288,17 @@ def main(tree, args):
             report["instruction_clock"] = summarize(rates, "C", "Rust")
             info(table(report["instruction_clock"]))
         write_json(args.json, report if args.icount else funcs)
-        return 0
+        return report if args.icount else funcs
     if args.compare_inline_helpers:
         report = summarize(compare_inline_helpers(tree, args), "noinline", "inline")
     else:
-        build.build(tree, profiles.VM)
-        console = boot_bench(tree, profiles.VM, args, f"series.reps={args.reps}")
+        build.build(tree, kernel)
+        console = boot_bench(tree, kernel, args, f"series.reps={args.reps}")
         print_config(console)
         report = summarize(results(console, args.name, ["C", "Rust"], args.reps), "C", "Rust")
     info(table(report))
     write_json(args.json, report)
-    return 0
+    return report
 
 
 def print_config(console):

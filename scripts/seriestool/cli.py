@@ -127,10 +127,10 @@ def kunit_step(pipe, profile):
     return result
 
 
-def vmtest_step(pipe, profile, tests=None):
+def vmtest_step(pipe, profile, tests=None, append=""):
     pipe.built(profile)
     done = step(f"vmtest {profile.name}")
-    result = vm.vmtest(pipe.checkout, profile, tests)
+    result = vm.vmtest(pipe.checkout, profile, tests, append=append)
     done()
     return result
 
@@ -141,7 +141,8 @@ def do_kunit(args):
 
 
 def do_vmtest(args):
-    _, failed = vmtest_step(Pipeline(args), profiles.get(args.profile), args.tests)
+    _, failed = vmtest_step(Pipeline(args), profiles.get(args.profile), args.tests,
+                            " ".join(args.append))
     return 1 if failed else 0
 
 
@@ -343,6 +344,9 @@ def parser():
                          "kunit: tools/testing/kunit/kunit.py run")
     sp = add("vmtest", do_vmtest, "boot the kernel in QEMU and run the in-VM tests")
     sp.add_argument("--profile", default="vm", choices=profiles.names(lambda p: p.boots))
+    sp.add_argument("--append", action="append", default=[], metavar="ARG",
+                    help="a kernel argument for the VM, e.g. series.binder_fuzz=1000000 "
+                         "(the full binderlike-fuzz run); repeatable")
     sp.add_argument("tests", nargs="*", help=f"tests to run (default: all): "
                                              f"{', '.join(vm.available_tests())}")
     sp = add("bench", do_bench, "A/B benchmarks (see `bench --help`)")

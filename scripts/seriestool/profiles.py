@@ -149,7 +149,15 @@ VM_NOINLINE = VM.variant(
     "vm-noinline", "the vm kernel without CONFIG_RUST_INLINE_HELPERS",
     "# CONFIG_RUST_INLINE_HELPERS is not set", boots=True, kunit=KUNIT_AT_BOOT)
 
-PROFILES = {p.name: p for p in (VM, DEBUG, KUNIT, VM_NOINLINE)}
+# `bench binder` compares binderlike with the kernel's binder in two
+# kernels that differ only there: C binder (vm) and Rust Binder, which
+# cannot be built beside C binder.
+VM_RUSTBINDER = VM.variant(
+    "vm-rustbinder", "the vm kernel with Rust Binder instead of C binder (bench binder)",
+    "# CONFIG_ANDROID_BINDER_IPC is not set", "# CONFIG_ANDROID_BINDERFS is not set",
+    "CONFIG_ANDROID_BINDER_IPC_RUST=y", boots=True)
+
+PROFILES = {p.name: p for p in (VM, DEBUG, KUNIT, VM_NOINLINE, VM_RUSTBINDER)}
 
 # `check --configs`: the configurations the kernel test robot and users will
 # build, each without errors or warnings.

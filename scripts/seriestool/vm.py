@@ -267,22 +267,23 @@ def boot_groups(names):
     return sorted(groups.items(), key=lambda g: g[0] != "")
 
 
-def vmtest(tree, profile, tests=None, timeout=BOOT_TIMEOUT):
-    """Runs the VM tests, one boot for those that share one; returns
-    (passed, failed) after printing a line per test and per boot's splat
-    check."""
+def vmtest(tree, profile, tests=None, timeout=BOOT_TIMEOUT, append=""):
+    """Runs the VM tests, one boot for those that share one, with the
+    kernel arguments `append` added to each; returns (passed, failed) after
+    printing a line per test and per boot's splat check."""
     names = tests or available_tests()
     unknown = [t for t in names if t not in available_tests()]
     if unknown:
         raise SeriesError(f"unknown VM tests: {', '.join(unknown)}; known: "
                           f"{', '.join(available_tests())}")
     passed = failed = 0
-    for append, group in boot_groups(names):
-        kind = "vmtest" + (f"-{group[0]}" if append else "")
-        if append:
-            info(f"booting again for {', '.join(group)} ({append})")
+    for group_append, group in boot_groups(names):
+        kind = "vmtest" + (f"-{group[0]}" if group_append else "")
+        if group_append:
+            info(f"booting again for {', '.join(group)} ({group_append})")
         console, took, log_path = boot(tree, profile, kind=kind, tests=group,
-                                       extra_append=append, timeout=timeout)
+                                       extra_append=f"{group_append} {append}".strip(),
+                                       timeout=timeout)
         results = {name: (ok, secs) for name, ok, secs in parse_results(console)}
         for name in group:
             if name not in results:
@@ -297,7 +298,7 @@ def vmtest(tree, profile, tests=None, timeout=BOOT_TIMEOUT):
                 failed += 1
                 info(test_output(console, name))
         found = splats(console)
-        check = "kernel-splats" + (f" ({kind})" if append else "")
+        check = "kernel-splats" + (f" ({kind})" if group_append else "")
         if found:
             failed += 1
             info(f"FAIL {check}: {len(found)} splat line(s) in {log_path}:")

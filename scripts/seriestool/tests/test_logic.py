@@ -74,10 +74,23 @@ class KunitCountTest(unittest.TestCase):
         self.assertEqual(suites["suite_b"], [2, 1])
 
     def test_our_suites_are_listed(self):
-        self.assertIn("rust_doctests_kernel", kunit.our_suites())
+        self.assertIn("rust_doctests_kernel", kunit.our_suites("vm"))
+        # A module's suites run only where it is built in.
+        self.assertIn("binderlike_node", kunit.our_suites("kunit.py"))
+        self.assertNotIn("binderlike_node", kunit.our_suites("vm"))
 
 
 class BenchTest(unittest.TestCase):
+    def test_control_compares_kernels(self):
+        rep = lambda c, r: {"a": "C", "b": "Rust", "workloads": [
+            {"name": "pipe", "C": c, "Rust": r}, {"name": "ping-0", "C": 1, "Rust": 2}]}
+        line = bench.control_line("binder", {"vm": rep(100, 100), "vm-rustbinder": rep(99, 101)})
+        self.assertIn("vm-rustbinder/vm = 1.000", line)
+        self.assertIsNone(bench.control_line("rnull", {"vm": rep(1, 1), "x": rep(1, 1)}))
+        with self.assertRaises(SeriesError):
+            bench.control_line("binder", {"vm": rep(1, 1), "x": {"a": "C", "b": "Rust",
+                                                                 "workloads": []}})
+
     def test_parse_and_summarize(self):
         lines = []
         for rep in range(5):
