@@ -239,3 +239,26 @@ impl kernel::Module for BinderlikeModule {
         Ok(Self { _devices: devices })
     }
 }
+
+#[kunit_tests(binderlike_out)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn returns_fit_or_are_left_out() {
+        let mut out = Out::new(12);
+        out.put_cmd(defs::BR_NOOP);
+        // A return with its payload goes in whole or not at all.
+        out.put(defs::BR_DEAD_BINDER, &7u64);
+        assert_eq!(out.len(), 4);
+        out.put(defs::BR_DEAD_BINDER, &7u32);
+        assert_eq!(out.len(), 12);
+        assert_eq!(out.room(), 0);
+        out.put_cmd(defs::BR_NOOP);
+        assert_eq!(out.len(), 12);
+        out.set_first(defs::BR_SPAWN_LOOPER);
+        assert_eq!(&out.bytes()[..4], &defs::BR_SPAWN_LOOPER.to_ne_bytes());
+        // Never more than 512 bytes.
+        assert_eq!(Out::new(4096).room(), 512);
+    }
+}

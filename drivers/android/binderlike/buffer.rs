@@ -157,3 +157,38 @@ impl Allocator {
         (total - start >= size).then_some(start)
     }
 }
+
+#[kunit_tests(binderlike_buffer)]
+mod tests {
+    use super::*;
+
+    fn take(a: &mut Allocator, offset: usize, size: usize) {
+        let buffer = Buffer {
+            size,
+            oneway: false,
+            delivered: false,
+            node: None,
+            held: KVec::new(),
+            clear: false,
+        };
+        let node = kernel::rbtree::RBTreeNode::new(offset, buffer, GFP_KERNEL).unwrap();
+        a.buffers.insert(node);
+    }
+
+    #[test]
+    fn first_fit_in_offset_order() {
+        let mut a = Allocator::new();
+        assert_eq!(a.find(4096, 4096), Some(0));
+        assert_eq!(a.find(4097, 4096), None);
+        take(&mut a, 0, 64);
+        take(&mut a, 128, 64);
+        // The gap between the two, then the end.
+        assert_eq!(a.find(64, 4096), Some(64));
+        assert_eq!(a.find(65, 4096), Some(192));
+        assert_eq!(a.find(4096 - 192, 4096), Some(192));
+        assert_eq!(a.find(4096 - 191, 4096), None);
+        a.buffers.remove(&0);
+        assert_eq!(a.find(128, 4096), Some(0));
+        assert_eq!(a.find(129, 4096), Some(192));
+    }
+}

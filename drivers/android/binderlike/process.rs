@@ -105,6 +105,14 @@ static NEXT_ID: Atomic<u32> = Atomic::new(1);
 /// Node numbers.
 static NEXT_NODE: Atomic<u64> = Atomic::new(1);
 
+/// A descriptor reserved for a file a transaction carries, and where in the
+/// reader's buffer its number goes.
+struct FdFixup {
+    at: usize,
+    fd: FileDescriptorReservation,
+    file: ARef<File>,
+}
+
 /// The calling thread, and its file descriptors.
 pub(crate) struct Call<'a> {
     tid: Pid,
@@ -813,11 +821,15 @@ impl Process {
             user_error!("reference done for unknown node {:#x}", pc.ptr);
             return;
         };
-        if node.cookie != pc.cookie || !node.done(&mut inner, strong) {
+        let need = if node.cookie == pc.cookie {
+            node.done(&mut inner, strong)
+        } else {
+            None
+        };
+        let Some(need) = need else {
             user_error!("reference done for node {:#x} that asked none", pc.ptr);
             return;
-        }
-        let need = node.dec(&mut inner, strong, false);
+        };
         let _ = Self::queue_node_work(&mut inner, &node, need, None);
     }
 
@@ -894,9 +906,22 @@ impl Process {
                 user_error!("BC_FREE_BUFFER of unknown buffer {ptr:#x}");
                 return;
             }
-            let Some(buffer) = inner.alloc.buffers.remove(&offset) else {
+            let Some(buffer) = Self::take_buffer(inner, offset) else {
                 return;
             };
+            (buffer, offset, mapping)
+        };
+        if buffer.clear {
+            let _ = mapping.zero(offset, buffer.size);
+        }
+        self.release_held(buffer.held);
+    }
+
+    /// Removes the buffer at `offset`; a oneway transaction's buffer lets
+    /// the next oneway transaction of its node go.
+    fn take_buffer(inner: &mut ProcessInner, offset: usize) -> Option<Buffer> {
+        let buffer = inner.alloc.buffers.remove(&offset)?;
+        {
             if buffer.oneway {
                 inner.alloc.async_free += buffer.size;
                 if let Some(node) = &buffer.node {
@@ -908,12 +933,8 @@ impl Process {
                     }
                 }
             }
-            (buffer, offset, mapping)
-        };
-        if buffer.clear {
-            let _ = mapping.zero(offset, buffer.size);
         }
-        self.release_held(buffer.held);
+        Some(buffer)
     }
 
     /// Releases the references that a buffer's objects held.
@@ -1529,6 +1550,8 @@ impl Process {
                 .writer()
                 .write_slice(out.bytes())?;
         }
+        let mut fixups = KVec::new();
+        let mut failed = KVec::new();
         let mut inner = self.inner.lock();
         let mut proc_work;
         loop {
@@ -1538,7 +1561,14 @@ impl Process {
             let has =
                 th.process_todo || th.need_return || (proc_work && !inner_ref.todo.is_empty());
             if has {
-                if Self::take_work(&mut inner, tid, proc_work, &mut out)? {
+                if Self::take_work(
+                    &mut inner,
+                    tid,
+                    proc_work,
+                    &mut out,
+                    &mut fixups,
+                    &mut failed,
+                )? {
                     break;
                 }
                 // Nothing was taken: wait again, as C does.
@@ -1572,7 +1602,10 @@ impl Process {
             inner_ref.requested_threads += 1;
             out.set_first(BR_SPAWN_LOOPER);
         }
+        let mapping = inner.mapping.clone();
         drop(inner);
+        self.fail_delivery(failed);
+        Self::install_files(mapping.as_deref(), fixups)?;
         UserSlice::new(UserPtr::from_addr(at as usize), out.len())
             .writer()
             .write_slice(out.bytes())?;
@@ -1588,11 +1621,15 @@ impl Process {
         tid: Pid,
         proc_work: bool,
         out: &mut Out,
+        fixups: &mut KVec<FdFixup>,
+        failed: &mut KVec<(Arc<Transaction>, Error)>,
     ) -> Result<bool> {
         let start = out.len();
         loop {
+            // No room for another item: the read is done, even with nothing
+            // read (as C; the caller reads again with more room).
             if out.room() < OUT_ITEM {
-                break;
+                return Ok(true);
             }
             let th = Self::thread(inner, tid)?;
             let work = if !th.todo.is_empty() {
@@ -1634,6 +1671,15 @@ impl Process {
                 Work::ClearDeathDone(cookie) => out.put(BR_CLEAR_DEATH_NOTIFICATION_DONE, &cookie),
                 Work::Transaction(t) | Work::Reply(t) => {
                     inner.nr_pending = inner.nr_pending.saturating_sub(1);
+                    // As C: a transaction whose files the reader cannot
+                    // take fails, and the reader reads on.
+                    match Self::reserve_files(inner, &t) {
+                        Ok(f) => *fixups = f,
+                        Err(e) => {
+                            failed.push((t, e), GFP_ATOMIC)?;
+                            continue;
+                        }
+                    }
                     Self::put_transaction(inner, tid, &t, out)?;
                     break;
                 }
@@ -1652,9 +1698,6 @@ impl Process {
         let base = inner.mapping.as_ref().map_or(0, |m| m.base);
         if let Some(b) = inner.alloc.buffers.get_mut(&t.offset) {
             b.delivered = true;
-            if let Some(mapping) = &inner.mapping {
-                Self::install_files(mapping, &mut b.held)?;
-            }
         }
         let data = base + t.offset as u64;
         let (cmd, target, cookie) = match &t.node {
@@ -1682,26 +1725,62 @@ impl Process {
         Ok(())
     }
 
-    /// Gives the reader a descriptor for each file the buffer carries,
-    /// written into its object.
-    fn install_files(mapping: &Mapping, held: &mut KVec<Held>) -> Result {
-        let mut fds = KVec::new();
-        for h in held.iter() {
-            if let Held::File { .. } = h {
-                let fd = FileDescriptorReservation::get_unused_fd_flags(file::flags::O_CLOEXEC)?;
-                fds.push(fd, GFP_KERNEL)?;
+    /// Transactions that could not be delivered: their buffers go, and their
+    /// senders learn it.
+    fn fail_delivery(&self, failed: KVec<(Arc<Transaction>, Error)>) {
+        for (t, err) in failed {
+            let buffer = Self::take_buffer(&mut self.inner.lock(), t.offset);
+            if let Some(b) = buffer {
+                self.release_held(b.held);
+            }
+            if t.from.is_some() {
+                let ee = ExtendedError {
+                    id: 0,
+                    command: BR_FAILED_REPLY,
+                    param: err.to_errno(),
+                };
+                Self::fail_transaction(&t, BR_FAILED_REPLY, Some(ee));
             }
         }
-        let mut fds = fds.into_iter();
-        for h in held.iter_mut() {
-            if let Held::File { at, .. } = h {
-                let Some(fd) = fds.next() else { break };
-                mapping.write(*at, &fd.reserved_fd().to_ne_bytes())?;
-                let Held::File { file, .. } = replace(h, Held::Installed) else {
-                    break;
-                };
-                fd.fd_install(file);
+    }
+
+    /// Reserves a descriptor of the reader for each file the buffer of `t`
+    /// carries; fails (and reserves none) if the reader has too many.
+    fn reserve_files(inner: &mut ProcessInner, t: &Transaction) -> Result<KVec<FdFixup>> {
+        let mut fixups = KVec::new();
+        let Some(b) = inner.alloc.buffers.get_mut(&t.offset) else {
+            return Ok(fixups);
+        };
+        for h in b.held.iter() {
+            if let Held::File { at, file } = h {
+                let fd = FileDescriptorReservation::get_unused_fd_flags(file::flags::O_CLOEXEC)?;
+                fixups.push(
+                    FdFixup {
+                        at: *at,
+                        fd,
+                        file: file.clone(),
+                    },
+                    GFP_KERNEL,
+                )?;
             }
+        }
+        for h in b.held.iter_mut() {
+            if let Held::File { .. } = h {
+                *h = Held::Installed;
+            }
+        }
+        Ok(fixups)
+    }
+
+    /// Writes the reserved descriptors into their objects and gives the
+    /// files to them. With no lock held: the pages have locks of their own,
+    /// which senders hold while they copy from user memory.
+    fn install_files(mapping: Option<&Mapping>, fixups: KVec<FdFixup>) -> Result {
+        for f in fixups {
+            if let Some(mapping) = mapping {
+                mapping.write(f.at, &f.fd.reserved_fd().to_ne_bytes())?;
+            }
+            f.fd.fd_install(f.file);
         }
         Ok(())
     }
