@@ -15,10 +15,7 @@
 # PROFILE-RUN <workload> <side> <operations> <rep>.
 . /tests/lib.sh
 
-arg() { sed -n "s/.*series\.$1=\([0-9]*\).*/\1/p" /proc/cmdline; }
-reps=$(arg reps); reps=${reps:-5}
-runtime=$(arg runtime); runtime=${runtime:-3}
-ios=$(arg profile)
+bench_args
 sides="C Rust"
 
 mkdir -p /dev/binderfs

@@ -12,9 +12,7 @@
 # PROFILE-RUN <workload> <side> <I/Os> <rep>.
 . /tests/lib.sh
 
-arg() { sed -n "s/.*series\.$1=\([0-9]*\).*/\1/p" /proc/cmdline; }
-reps=$(arg reps); reps=${reps:-5}
-runtime=$(arg runtime); runtime=${runtime:-3}
+bench_args
 sides=$(sed -n 's/.*series\.sides=\([A-Za-z,]*\).*/\1/p' /proc/cmdline | tr , ' ')
 sides=${sides:-C Rust}
 
@@ -62,7 +60,6 @@ workloads=$(for rw in randread randwrite; do for qd in 1 32 128; do for bs in 4k
 echo "BENCH-PLAN $(echo "$workloads" |
 	awk '{ printf "%s%s-%s-qd%s-j%s", (NR > 1 ? "," : ""), $1, $2, $3, $4 }')"
 
-ios=$(arg profile)
 if [ -n "$ios" ]; then
 	# The addresses the profile's blocks are in: the modules' symbols.
 	awk 'NF == 4 { print "PROFILE-SYM", $0 }' /proc/kallsyms

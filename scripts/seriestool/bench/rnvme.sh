@@ -15,10 +15,7 @@
 # PROFILE-RUN <workload> <side> <I/Os> <rep>.
 . /tests/lib.sh
 
-arg() { sed -n "s/.*series\.$1=\([0-9]*\).*/\1/p" /proc/cmdline; }
-reps=$(arg reps); reps=${reps:-5}
-runtime=$(arg runtime); runtime=${runtime:-3}
-ios=$(arg profile)
+bench_args
 sides="C Rust"
 
 # C nvme is built in: its poll_queues takes effect when it probes the

@@ -8,7 +8,7 @@
 # binderlike-fuzz`), else 200000 on vm and 50000 on debug, in 4 seeds.
 . /tests/lib.sh
 
-total=$(sed -n 's/.*series\.binder_fuzz=\([0-9]*\).*/\1/p' /proc/cmdline)
+total=$(karg binder_fuzz)
 if [ -z "$total" ]; then
 	total=200000
 	grep -q "series.kernel=debug" /proc/cmdline && total=50000

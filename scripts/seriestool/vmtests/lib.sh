@@ -226,3 +226,20 @@ bench_order() {
 		echo "$@" | awk '{ for (i = NF; i > 0; i--) printf "%s%s", $i, (i > 1 ? " " : "\n") }'
 	fi
 }
+
+# karg NAME: the number series.NAME=N on the kernel command line, or nothing.
+karg() {
+	sed -n "s/.*series\.$1=\([0-9]*\).*/\1/p" /proc/cmdline
+}
+
+# bench_args: a benchmark's repetitions (series.reps, default 5), seconds
+# per timed run (series.runtime, default 3) and, with `bench --icount` or
+# `--profile`, operations per counted run (series.profile) into reps,
+# runtime and ios.
+bench_args() {
+	reps=$(karg reps)
+	reps=${reps:-5}
+	runtime=$(karg runtime)
+	runtime=${runtime:-3}
+	ios=$(karg profile)
+}
