@@ -32,7 +32,7 @@ pub(crate) struct NodeState {
     /// References of other processes.
     internal_weak: i32,
     /// References the driver holds: transactions' buffers, and the owner's
-    /// acknowledgement still to come after `BR_ACQUIRE`/`BR_INCREFS`.
+    /// acknowledgment still to come after `BR_ACQUIRE`/`BR_INCREFS`.
     local_strong: i32,
     local_weak: i32,
     /// Whether the owner was told it holds a strong/weak reference.

@@ -1291,7 +1291,6 @@ impl Process {
     /// Translates one object for `target`: a node of the sender becomes a
     /// handle of the target, a handle the node itself (at its owner) or a
     /// handle of the target.
-    #[expect(clippy::too_many_arguments, reason = "the parts of one object")]
     fn translate(
         self: &Arc<Self>,
         obj: &mut FlatObject,
