@@ -119,6 +119,9 @@ pub(crate) struct Call<'a> {
     fds: &'a CurrentFds<'a>,
 }
 
+/// A thread to wake once the process lock is dropped.
+type Waker = Option<Arc<PollCondVarBox>>;
+
 /// A failed transaction: the return the sender reads and the error for
 /// `BINDER_GET_EXTENDED_ERROR`.
 pub(crate) struct Fail {
@@ -160,6 +163,23 @@ impl ThreadState {
             self.waker.notify_sync();
         }
         Ok(())
+    }
+
+    /// Queues work for the calling thread itself, which needs no waking;
+    /// `ends_wait` as for [`ThreadState::push`].
+    fn push_own(&mut self, work: Work, ends_wait: bool) -> Result {
+        self.todo.push(work, GFP_ATOMIC)?;
+        self.process_todo |= ends_wait;
+        Ok(())
+    }
+
+    /// Queues work that ends a wait, and gives the thread's waker: the
+    /// caller wakes the thread after it drops the process lock, so that the
+    /// woken thread does not find the lock held (and spin on it).
+    fn push_wake_later(&mut self, work: Work) -> Result<Waker> {
+        self.todo.push(work, GFP_ATOMIC)?;
+        self.process_todo = true;
+        Ok(Some(self.waker.clone()))
     }
 
     fn available_for_proc_work(&self) -> bool {
@@ -308,6 +328,18 @@ impl Process {
         inner.todo.push(work, GFP_ATOMIC)?;
         Self::wake_one(inner);
         Ok(())
+    }
+
+    /// Queues work of the process and gives the waker of a thread that
+    /// waits for it, to wake after the lock is dropped (threads that poll
+    /// are woken at once).
+    fn push_proc_work_wake_later(inner: &mut ProcessInner, work: Work) -> Result<Waker> {
+        inner.todo.push(work, GFP_ATOMIC)?;
+        if let Some(t) = inner.threads.values().find(|t| t.waiting) {
+            return Ok(Some(t.waker.clone()));
+        }
+        Self::wake_one(inner);
+        Ok(None)
     }
 
     // ---- ioctls ----
@@ -1404,10 +1436,15 @@ impl Process {
         let mut inner = self.inner.lock();
         let th = Self::thread(&mut inner, tid).map_err(|e| fail(BR_FAILED_REPLY, e))?;
         match queued {
-            Ok(()) => {
-                th.push(Work::Complete, complete_wakes)
-                    .map_err(|e| fail(BR_FAILED_REPLY, e))?;
-                Ok(())
+            Ok(waker) => {
+                // The sender's own `BR_TRANSACTION_COMPLETE` comes first,
+                // then the target wakes: it cannot reply before.
+                let res = th.push_own(Work::Complete, complete_wakes);
+                drop(inner);
+                if let Some(waker) = waker {
+                    waker.notify_sync();
+                }
+                res.map_err(|e| fail(BR_FAILED_REPLY, e))
             }
             Err((f, held)) => {
                 if !reply && !oneway {
@@ -1428,7 +1465,7 @@ impl Process {
         to_thread: Option<&ThreadId>,
         oneway: bool,
         held: KVec<Held>,
-    ) -> Result<(), (Fail, KVec<Held>)> {
+    ) -> Result<Waker, (Fail, KVec<Held>)> {
         if ti.dead {
             return Err((fail(BR_DEAD_REPLY, ESRCH), held));
         }
@@ -1453,7 +1490,7 @@ impl Process {
                     if let Some(StackEntry::Outgoing) = th.stack.last() {
                         th.stack.pop();
                     }
-                    th.push(Work::Reply(t.clone()), true)
+                    th.push_wake_later(Work::Reply(t.clone()))
                         .map_err(|e| fail(BR_FAILED_REPLY, e))
                 }
                 None => Err(fail(BR_DEAD_REPLY, ESRCH)),
@@ -1464,10 +1501,11 @@ impl Process {
                 if s.async_busy {
                     s.async_todo
                         .push(t.clone(), GFP_KERNEL)
+                        .map(|()| None)
                         .map_err(|e| fail(BR_FAILED_REPLY, e.into()))
                 } else {
                     s.async_busy = true;
-                    Self::push_proc_work(ti, Work::Transaction(t.clone()))
+                    Self::push_proc_work_wake_later(ti, Work::Transaction(t.clone()))
                         .map_err(|e| fail(BR_FAILED_REPLY, e))
                 }
             }
@@ -1478,9 +1516,9 @@ impl Process {
                         .filter(|th| th.serial == to.serial)
                 }) {
                     Some(th) => th
-                        .push(Work::Transaction(t.clone()), true)
+                        .push_wake_later(Work::Transaction(t.clone()))
                         .map_err(|e| fail(BR_FAILED_REPLY, e)),
-                    None => Self::push_proc_work(ti, Work::Transaction(t.clone()))
+                    None => Self::push_proc_work_wake_later(ti, Work::Transaction(t.clone()))
                         .map_err(|e| fail(BR_FAILED_REPLY, e)),
                 }
             }
