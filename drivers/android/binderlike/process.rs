@@ -1579,13 +1579,16 @@ impl Process {
             .read_buffer
             .checked_add(bwr.read_consumed)
             .ok_or(EFAULT)?;
+        // What of `out` is already in user space.
+        let mut written = 0;
         if bwr.read_consumed == 0 {
             out.put_cmd(BR_NOOP);
             // As C, a read buffer that cannot be written fails before the
             // read waits.
-            UserSlice::new(UserPtr::from_addr(at as usize), 4)
+            UserSlice::new(UserPtr::from_addr(at as usize), out.len())
                 .writer()
                 .write_slice(out.bytes())?;
+            written = out.len();
         }
         let mut fixups = KVec::new();
         let mut failed = KVec::new();
@@ -1638,14 +1641,17 @@ impl Process {
         {
             inner_ref.requested_threads += 1;
             out.set_first(BR_SPAWN_LOOPER);
+            written = 0;
         }
         let mapping = inner.mapping.clone();
         drop(inner);
         self.fail_delivery(failed);
         Self::install_files(mapping.as_deref(), fixups)?;
-        UserSlice::new(UserPtr::from_addr(at as usize), out.len())
+        // `out` only grows: `written` is within it.
+        let rest = out.bytes().get(written..).unwrap_or(&[]);
+        UserSlice::new(UserPtr::from_addr(at as usize + written), rest.len())
             .writer()
-            .write_slice(out.bytes())?;
+            .write_slice(rest)?;
         bwr.read_consumed += out.len() as u64;
         Ok(())
     }
