@@ -13,13 +13,14 @@ from .common import (BINDGEN_VERSION, CACHE, LLVM_SUFFIX, RUST_SRC_DEB, SeriesEr
 
 APT_PACKAGES = [
     f"clang{LLVM_SUFFIX}", f"lld{LLVM_SUFFIX}", f"llvm{LLVM_SUFFIX}", f"libclang{LLVM_SUFFIX}-dev",
-    "qemu-system-x86", "busybox-static", "fio", "cpio", "bc", "flex", "bison", "libelf-dev",
+    "qemu-system-x86", "busybox-static", "cpio", "bc", "flex", "bison", "libelf-dev",
     "libssl-dev", "coccinelle", "kmod", "make", "gcc", "git", "xz-utils",
     "rsync", "util-linux", "ccache",
     # nvme-cli, which the rnvme-cli VM test runs against rnvme.
     "nvme-cli",
-    # The binder test programs, static C against the binder UAPI header.
-    "libc6-dev", "linux-libc-dev",
+    # The binder test programs, static C against the binder UAPI header;
+    # libaio for fio's libaio engine (fio is built static: FIO_SOURCE).
+    "libc6-dev", "linux-libc-dev", "libaio-dev",
     # What checkpatch.pl's helpers need: scripts/spdxcheck.py (ply, git)
     # and the --codespell dictionary.
     "python3-ply", "python3-git", "codespell",
@@ -28,7 +29,7 @@ APT_PACKAGES = [
 APT_COMMANDS = {
     f"clang{LLVM_SUFFIX}": f"clang{LLVM_SUFFIX}", f"ld.lld{LLVM_SUFFIX}": f"lld{LLVM_SUFFIX}",
     f"llvm-ar{LLVM_SUFFIX}": f"llvm{LLVM_SUFFIX}", "qemu-system-x86_64": "qemu-system-x86",
-    "busybox": "busybox-static", "fio": "fio", "cpio": "cpio", "bc": "bc", "flex": "flex",
+    "busybox": "busybox-static", "cpio": "cpio", "bc": "bc", "flex": "flex",
     "bison": "bison", "spatch": "coccinelle", "depmod": "kmod", "make": "make", "gcc": "gcc",
     "xz": "xz-utils", "rsync": "rsync", "blkzone": "util-linux", "ccache": "ccache",
     "nvme": "nvme-cli",
@@ -39,6 +40,7 @@ APT_FILES = {
     "/usr/share/qemu/qboot.rom": "qemu-system-x86",
     "/usr/lib/x86_64-linux-gnu/libc.a": "libc6-dev",
     "/usr/include/linux/android/binder.h": "linux-libc-dev",
+    "/usr/lib/x86_64-linux-gnu/libaio.a": "libaio-dev",
     "/usr/lib/python3/dist-packages/ply/__init__.py": "python3-ply",
     "/usr/lib/python3/dist-packages/git/__init__.py": "python3-git",
     "/usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt": "codespell",
@@ -99,6 +101,81 @@ def apt_download(spec, dest):
     if not found:
         raise SeriesError(f"apt-get download {spec} left no {pattern}")
     return found[0]
+
+
+# fio for the VM, built static from Debian's source: Debian's fio links 63
+# shared libraries (ceph, gluster, ICU, ...), whose loading made each fio
+# start take 2-4 s on the debug kernel, 4 s of a 64 KiB I/O (most of the
+# debug VM tests' time). The static one has the engines the tests use.
+FIO_VERSION = "3.33"
+FIO_SOURCE = f"http://deb.debian.org/debian/pool/main/f/fio/fio_{FIO_VERSION}.orig.tar.gz"
+FIO_SHA256 = "d2410e13e0f379d061d077cc5ae325835bb7c6186aa7bafc1df954cbc9b014fc"
+FIO_ENGINES = ("psync", "libaio", "io_uring")
+FIO_CONFIGURE = ["--build-static", "--disable-native", "--disable-numa", "--disable-rdma",
+                 "--disable-rados", "--disable-rbd", "--disable-http", "--disable-gfapi",
+                 "--disable-libnfs", "--disable-pmem", "--disable-xnvme", "--disable-libzbc",
+                 "--disable-tcmalloc", "--disable-dfs"]
+
+
+def fio_path():
+    return os.path.join(CACHE, "fio", f"fio-{FIO_VERSION}")
+
+
+def fio_engines_missing(fio):
+    """The engines of FIO_ENGINES that `fio` lacks."""
+    out = subprocess.run([fio, "--enghelp"], capture_output=True, text=True).stdout
+    have = set(out.split())
+    return [e for e in FIO_ENGINES if e not in have]
+
+
+def ensure_fio():
+    """The static fio the VM runs, downloaded (checksum checked) and built
+    into the cache once; returns its path."""
+    out = fio_path()
+    if os.path.exists(out):
+        return out
+    import hashlib
+    import tarfile
+    import urllib.request
+    src_dir = os.path.join(CACHE, "fio", "src")
+    tarball = os.path.join(CACHE, "debs", os.path.basename(FIO_SOURCE))
+    os.makedirs(os.path.dirname(tarball), exist_ok=True)
+    if not os.path.exists(tarball):
+        info(f"    downloading {FIO_SOURCE}")
+        try:
+            with urllib.request.urlopen(FIO_SOURCE, timeout=120) as r:
+                data = r.read()
+        except OSError as e:
+            raise SeriesError(f"downloading {FIO_SOURCE} failed: {e}; fetch it into "
+                              f"{tarball} by hand, or check the network") from e
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != FIO_SHA256:
+            raise SeriesError(f"{FIO_SOURCE}: sha256 {digest}, expected {FIO_SHA256}")
+        with open(tarball + ".tmp", "wb") as f:
+            f.write(data)
+        os.rename(tarball + ".tmp", tarball)
+    shutil.rmtree(src_dir, ignore_errors=True)
+    os.makedirs(src_dir)
+    with tarfile.open(tarball) as t:
+        # The "data" filter where this Python has it (3.11.4 and later).
+        t.extractall(src_dir, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+    tree = os.path.join(src_dir, f"fio-{FIO_VERSION}")
+    info(f"    building fio {FIO_VERSION} static (about 30 s)")
+    log = os.path.join(CACHE, "fio", "build.log")
+    with open(log, "w") as f:
+        for cmd in (["./configure"] + FIO_CONFIGURE, ["make", "-j2", "fio"]):
+            if subprocess.run(cmd, cwd=tree, stdout=f, stderr=subprocess.STDOUT).returncode:
+                raise SeriesError(f"building fio failed at `{' '.join(cmd)}`; see {log} "
+                                  "(gcc, make, libc6-dev and libaio-dev: `scripts/series setup`)")
+    built = os.path.join(tree, "fio")
+    missing = fio_engines_missing(built)
+    if missing:
+        raise SeriesError(f"the fio built lacks the engines {', '.join(missing)}; see {log} "
+                          "(libaio needs libaio-dev: `scripts/series setup`)")
+    run(["strip", "-o", out + ".tmp", built], capture=True, quiet=True)
+    os.rename(out + ".tmp", out)
+    shutil.rmtree(src_dir, ignore_errors=True)
+    return out
 
 
 def ensure_rust_src():
@@ -179,6 +256,7 @@ def setup():
     info(f"    rust-src {RUST_SRC_DEB.split('=')[1]}: {ensure_rust_src()}")
     info(f"    bindgen-cli {BINDGEN_VERSION}: {ensure_bindgen()}")
     info(f"    b4 >= 0.14: {ensure_b4()}")
+    info(f"    fio {FIO_VERSION} (static, for the VM): {ensure_fio()}")
     ok, why = inline_helpers_report()
     info("    " + why)
     return ok

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import time
 
-from . import build
+from . import build, setup
 from .common import CACHE, TOOL, SeriesError, fmt_secs, info
 
 VMTESTS = os.path.join(TOOL, "vmtests")
@@ -103,10 +103,13 @@ def make_initramfs(tree, bdir, out):
         if not busybox:
             raise SeriesError("busybox is missing: run `scripts/series setup`")
         shutil.copy2(busybox, os.path.join(root, "bin", "busybox"))
-        fio = shutil.which("fio")
-        if not fio:
-            raise SeriesError("fio is missing: run `scripts/series setup`")
-        copy_with_libs(fio, root)
+        # fio: the static build (setup.ensure_fio), called through a script
+        # that turns its disk statistics off: their thread costs about a
+        # second per fio run on the debug kernel, and no test reads them.
+        shutil.copy2(setup.ensure_fio(), os.path.join(root, "usr", "bin", "fio-static"))
+        with open(os.path.join(root, "usr", "bin", "fio"), "w") as f:
+            f.write('#!/bin/sh\nexec /usr/bin/fio-static --disk_util=0 "$@"\n')
+        os.chmod(os.path.join(root, "usr", "bin", "fio"), 0o755)
         # util-linux: zone reports, discard and zeroout by byte range (in
         # /usr/sbin: busybox's blkdiscard, without -z, takes /bin), and
         # setpriv to drop capabilities; nvme-cli.

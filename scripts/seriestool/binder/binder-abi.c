@@ -50,11 +50,13 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <linux/android/binder.h>
+#include <linux/futex.h>
 
 #include "binder-abi.h"
 
@@ -4886,7 +4888,28 @@ static void bench_throughput(void *arg)
 	       nc * bopt->iters / ((t1 - t0) / 1e9));
 }
 
-static unsigned long long *ow_consumed;
+/*
+ * The one-way stream's flow control, in memory shared by the sender and
+ * the receiver: how many transactions the receiver has consumed, and the
+ * sender's sleep. A sender that is a window ahead sleeps on a futex until
+ * the receiver has caught up by half a window, rather than spinning: the
+ * instructions counted are then those of the transactions, not those of
+ * a spin whose length depends on scheduling.
+ */
+struct ow_flow {
+	unsigned long long consumed;
+	unsigned long long wake_at;	/* wake the sender at this count */
+	uint32_t sleeping;		/* futex word: 1 while the sender sleeps */
+};
+
+static struct ow_flow *ow;
+
+static void futex_call(uint32_t *word, int op, uint32_t val)
+{
+	if (syscall(SYS_futex, word, op, val, NULL, NULL, 0) < 0 &&
+	    errno != EAGAIN && errno != EINTR)
+		fail("futex: %s", strerror(errno));
+}
 
 /* Consumes one-way transactions, publishing how many it has seen. */
 static void bench_ow_server(void *arg)
@@ -4906,10 +4929,34 @@ static void bench_ow_server(void *arg)
 		bc_ptr(&b.queued, BC_FREE_BUFFER, t.tr.data.ptr.buffer);
 		if (t.tr.code == BENCH_STOP)
 			break;
-		__atomic_store_n(ow_consumed, ++n, __ATOMIC_RELEASE);
+		__atomic_store_n(&ow->consumed, ++n, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&ow->sleeping, __ATOMIC_SEQ_CST) &&
+		    n >= __atomic_load_n(&ow->wake_at, __ATOMIC_SEQ_CST)) {
+			__atomic_store_n(&ow->sleeping, 0, __ATOMIC_SEQ_CST);
+			futex_call(&ow->sleeping, FUTEX_WAKE, 1);
+		}
 	}
 	b_flush(&b);
 	tell(bn_ch.fd[1], n, 0, 0);
+}
+
+/*
+ * Waits until the receiver has consumed all but `window` of the `sent`
+ * transactions: if it has not, sleeps until it is half a window behind.
+ */
+static void ow_wait_window(unsigned long long sent, unsigned long long window)
+{
+	if (sent - __atomic_load_n(&ow->consumed, __ATOMIC_SEQ_CST) < window)
+		return;
+	__atomic_store_n(&ow->wake_at, sent - window / 2, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&ow->sleeping, 1, __ATOMIC_SEQ_CST);
+	/* The receiver may have passed wake_at before it saw sleeping. */
+	if (sent - __atomic_load_n(&ow->consumed, __ATOMIC_SEQ_CST) <= window / 2) {
+		__atomic_store_n(&ow->sleeping, 0, __ATOMIC_SEQ_CST);
+		return;
+	}
+	while (__atomic_load_n(&ow->sleeping, __ATOMIC_SEQ_CST))
+		futex_call(&ow->sleeping, FUTEX_WAIT, 1);
 }
 
 static void bench_oneway(void *arg)
@@ -4924,7 +4971,7 @@ static void bench_oneway(void *arg)
 	uint32_t cmd;
 
 	(void)arg;
-	ow_consumed = shared_alloc(sizeof(*ow_consumed));
+	ow = shared_alloc(sizeof(*ow));
 	chan_init(&bn_ch);
 	server = spawn(bench_ow_server, NULL);
 	hear(bn_ch.fd[0]);
@@ -4946,8 +4993,7 @@ static void bench_oneway(void *arg)
 	step("one-way iterations");
 	t0 = now_ns();
 	for (i = 0; i < bopt->iters; i++) {
-		while (i - __atomic_load_n(ow_consumed, __ATOMIC_ACQUIRE) >= window)
-			sched_yield();
+		ow_wait_window(i, window);
 		b_talk(&b, &w);
 		cmd = b_until(&b, NULL, NULL, BR_TRANSACTION_COMPLETE,
 			      BR_FAILED_REPLY, BR_DEAD_REPLY, BR_FROZEN_REPLY, 0);

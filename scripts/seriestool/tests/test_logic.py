@@ -248,6 +248,27 @@ class BuildConfigTest(unittest.TestCase):
         self.assertGreater(profiles.DEBUG.timeout(vm.BOOT_TIMEOUT), vm.BOOT_TIMEOUT)
 
 
+class VmTestLibTest(unittest.TestCase):
+    LIB = os.path.join(os.path.dirname(vm.__file__), "vmtests", "lib.sh")
+
+    def scaled(self, size, cmdline):
+        with tempfile.NamedTemporaryFile("w") as f:
+            f.write(cmdline + "\n")
+            f.flush()
+            res = subprocess.run(["bash", "-c", f". {self.LIB}; scaled {size}"],
+                                 env={"CMDLINE": f.name, "PATH": os.environ["PATH"]},
+                                 capture_output=True, text=True, check=True)
+        return res.stdout
+
+    def test_debug_kernel_moves_a_quarter_of_the_data(self):
+        vm_line = "console=ttyS0 series.kernel=vm series.tests=a"
+        debug_line = "console=ttyS0 series.kernel=debug series.tests=a"
+        self.assertEqual(self.scaled("64M", vm_line), "64M\n")
+        self.assertEqual(self.scaled("64M", debug_line), "16384K\n")
+        self.assertEqual(self.scaled("2M", debug_line), "1024K\n")
+        self.assertEqual(self.scaled("512K", debug_line), "512K\n")
+
+
 class UnsafeScanTest(unittest.TestCase):
     def test_code_not_comments(self):
         text = ("// SAFETY: unsafe in a comment is fine\n"

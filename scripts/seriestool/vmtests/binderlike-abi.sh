@@ -9,7 +9,7 @@
 # The debug kernel takes about 7 ms an open/mmap/close cycle (C binder's
 # and binderlike's alike): 2000 of them there, 10^4 on vm.
 cycles=10000 timeout=10
-grep -q "series.kernel=debug" /proc/cmdline && cycles=2000 timeout=60
+debug_kernel && cycles=2000 timeout=60
 
 mkdir -p /dev/binderfs
 mount -t binder binder /dev/binderfs || fail "mount binderfs"

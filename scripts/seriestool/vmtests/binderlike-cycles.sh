@@ -12,7 +12,7 @@ sunreclaim() {
 }
 
 cycles=10000 loads=100
-grep -q "series.kernel=debug" /proc/cmdline && cycles=500 loads=10
+debug_kernel && cycles=500 loads=10
 modprobe binderlike || fail "modprobe binderlike"
 wait_dev /dev/binderlike -c
 # Warm up the caches the cycles use.

@@ -11,7 +11,7 @@
 total=$(karg binder_fuzz)
 if [ -z "$total" ]; then
 	total=200000
-	grep -q "series.kernel=debug" /proc/cmdline && total=50000
+	debug_kernel && total=50000
 fi
 trap 'rmmod binderlike 2> /dev/null' EXIT
 modprobe binderlike || fail "modprobe binderlike"

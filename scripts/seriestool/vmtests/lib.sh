@@ -25,11 +25,28 @@ wait_value() {
 	expect "$1" "$2"
 }
 
-# fio_verify DEV SIZE [fio options...]: writes SIZE bytes of random blocks with
-# checksummed headers through io_uring and O_DIRECT, reads them back and
-# verifies every block. Returns fio's exit code.
+# debug_kernel: true on the debug kernel (KASAN, lockdep, UBSAN), where
+# every I/O costs several times what it costs on vm.
+debug_kernel() {
+	grep -q "series.kernel=debug " "${CMDLINE:-/proc/cmdline}"
+}
+
+# scaled SIZE: SIZE (64M, 512K) on vm; on the debug kernel a quarter of it,
+# but not below 1M (or SIZE): the same requests through the same code,
+# fewer of them.
+scaled() {
+	debug_kernel || { echo "$1"; return; }
+	all=$(numfmt_k "$1")
+	k=$((all / 4))
+	[ $k -ge 1024 ] || k=$((all < 1024 ? all : 1024))
+	echo "${k}K"
+}
+
+# fio_verify DEV SIZE [fio options...]: writes SIZE bytes (scaled) of random
+# blocks with checksummed headers through io_uring and O_DIRECT, reads them
+# back and verifies every block. Returns fio's exit code.
 fio_verify() {
-	dev=$1 size=$2
+	dev=$1 size=$(scaled "$2")
 	shift 2
 	fio --name=verify --filename="$dev" --ioengine=io_uring --direct=1 \
 		--rw=randwrite --bs=4k --iodepth=16 --size="$size" --verify=crc32c \
@@ -41,9 +58,9 @@ fio_verify() {
 }
 
 # fio_io DEV SIZE: random mixed I/O with no data check; fails on any I/O error
-# or when fewer than SIZE bytes were transferred.
+# or when fewer than SIZE bytes (scaled) were transferred.
 fio_io() {
-	dev=$1 size=$2
+	dev=$1 size=$(scaled "$2")
 	fio --name=io --filename="$dev" --ioengine=io_uring --direct=1 --rw=randrw \
 		--bs=4k --iodepth=16 --size="$size" --io_size="$size" \
 		--output-format=terse --terse-version=3 > /tmp/fio.out 2>&1 ||
