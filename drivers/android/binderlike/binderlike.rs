@@ -40,6 +40,7 @@ mod buffer;
 mod defs;
 mod node;
 mod process;
+mod queue;
 mod transaction;
 
 use node::Node;
@@ -249,9 +250,9 @@ mod tests {
         let mut out = Out::new(12);
         out.put_cmd(defs::BR_NOOP);
         // A return with its payload goes in whole or not at all.
-        out.put(defs::BR_DEAD_BINDER, &7u64);
+        out.put(defs::BR_NOOP, &7u64);
         assert_eq!(out.len(), 4);
-        out.put(defs::BR_DEAD_BINDER, &7u32);
+        out.put(defs::BR_NOOP, &7u32);
         assert_eq!(out.len(), 12);
         assert_eq!(out.room(), 0);
         out.put_cmd(defs::BR_NOOP);

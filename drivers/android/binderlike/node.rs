@@ -12,6 +12,7 @@ use crate::{
         Process,
         ProcessInner, //
     },
+    queue::Queue,
     Out,
 };
 use core::mem::replace;
@@ -46,7 +47,7 @@ pub(crate) struct NodeState {
     /// A oneway transaction to the node is being handled: the next ones
     /// wait in `async_todo`.
     pub(crate) async_busy: bool,
-    pub(crate) async_todo: KVec<Arc<crate::transaction::Transaction>>,
+    pub(crate) async_todo: Queue<Arc<crate::transaction::Transaction>>,
     /// The death notifications that the holders of references asked for:
     /// the holder and its cookie.
     pub(crate) deaths: KVec<(Arc<Process>, u64)>,

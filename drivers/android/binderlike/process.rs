@@ -20,6 +20,7 @@ use crate::{
         Node,
         Ref, //
     },
+    queue::Queue,
     transaction::{
         StackEntry,
         ThreadId,
@@ -138,7 +139,7 @@ pub(crate) struct ThreadState {
     serial: u64,
     /// Woken when work arrives for the thread; `poll` waits on it too.
     waker: Arc<PollCondVarBox>,
-    todo: KVec<Work>,
+    todo: Queue<Work>,
     /// Whether `todo` has work that ends a wait: not so for the
     /// `BR_TRANSACTION_COMPLETE` of a synchronous transaction, which the
     /// thread reads with the reply.
@@ -192,7 +193,7 @@ impl ThreadState {
 pub(crate) struct ProcessInner {
     dead: bool,
     threads: RBTree<Pid, ThreadState>,
-    todo: KVec<Work>,
+    todo: Queue<Work>,
     /// Its nodes, by pointer.
     nodes: RBTree<u64, Arc<Node>>,
     /// Its references, by handle, and the handle of each node it refers to.
@@ -246,7 +247,7 @@ impl Process {
                 inner <- new_mutex!(ProcessInner {
                     dead: false,
                     threads: RBTree::new(),
-                    todo: KVec::new(),
+                    todo: Queue::new(),
                     nodes: RBTree::new(),
                     refs: RBTree::new(),
                     handles: RBTree::new(),
@@ -289,7 +290,7 @@ impl Process {
                 ThreadState {
                     serial,
                     waker,
-                    todo: KVec::new(),
+                    todo: Queue::new(),
                     process_todo: false,
                     need_return: true,
                     looper: 0,
@@ -958,10 +959,11 @@ impl Process {
                 inner.alloc.async_free += buffer.size;
                 if let Some(node) = &buffer.node {
                     let s = node.state_mut(inner);
-                    if s.async_todo.is_empty() {
-                        s.async_busy = false;
-                    } else if let Ok(next) = s.async_todo.remove(0) {
-                        let _ = Self::push_proc_work(inner, Work::Transaction(next));
+                    match s.async_todo.pop() {
+                        None => s.async_busy = false,
+                        Some(next) => {
+                            let _ = Self::push_proc_work(inner, Work::Transaction(next));
+                        }
                     }
                 }
             }
@@ -1675,12 +1677,10 @@ impl Process {
                 return Ok(true);
             }
             let th = Self::thread(inner, tid)?;
-            let work = if !th.todo.is_empty() {
-                th.todo.remove(0).ok()
-            } else if proc_work && !inner.todo.is_empty() {
-                inner.todo.remove(0).ok()
-            } else {
-                None
+            let work = match th.todo.pop() {
+                Some(work) => Some(work),
+                None if proc_work => inner.todo.pop(),
+                None => None,
             };
             let th = Self::thread(inner, tid)?;
             if th.todo.is_empty() {

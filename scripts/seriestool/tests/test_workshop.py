@@ -223,6 +223,25 @@ class CheckpatchTest(unittest.TestCase):
                 mail.checkpatch_cmd("/tree")
 
 
+    def test_parts_cover_every_patch_in_order_and_balance(self):
+        with tempfile.TemporaryDirectory() as d:
+            sizes = [900, 100, 100, 100, 500, 400]
+            patches = []
+            for n, size in enumerate(sizes):
+                path = os.path.join(d, f"{n:04d}.patch")
+                with open(path, "w") as f:
+                    f.write("x" * size)
+                patches.append(path)
+            parts = mail.checkpatch_parts(patches, 2)
+            self.assertEqual(len(parts), 2)
+            self.assertEqual(sorted(sum(parts, [])), patches)
+            for part in parts:
+                self.assertEqual(part, sorted(part))
+            self.assertEqual(sorted(sum(os.path.getsize(p) for p in part) for part in parts),
+                             [1000, 1100])
+            self.assertEqual(mail.checkpatch_parts(patches[:1], 8), [patches[:1]])
+
+
 class ConfigWarningsTest(unittest.TestCase):
     def test_rust_warnings_and_our_c_warnings(self):
         log = ("  RUSTC L rust/kernel.o\n"
