@@ -45,6 +45,10 @@ from .common import TOOL, SeriesError, info
 BENCH_DIR = os.path.join(TOOL, "bench")
 LINE_RE = re.compile(r"^BENCH (\S+) (\S+) (\d+) ([0-9.]+)\s*$")
 PLAN_RE = re.compile(r"^BENCH-PLAN (\S+)\s*$")
+# A benchmark's latency percentiles of one run, in ns (with --icount, on
+# the instruction clock), for the workloads its BENCH-LAT-PLAN names.
+LAT_RE = re.compile(r"^BENCH-LAT (\S+) (\S+) (\d+) (\d+) (\d+)\s*$")
+LAT_PLAN_RE = re.compile(r"^BENCH-LAT-PLAN (\S+)\s*$")
 
 # Two-sided 95 % Student t quantiles by degrees of freedom (1..30); 1.96 beyond.
 T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
@@ -78,6 +82,37 @@ def plan(console):
     if len(plans) != 1:
         raise SeriesError(f"expected one BENCH-PLAN line in the console, found {len(plans)}")
     return plans[0]
+
+
+def latencies(console, sides, reps):
+    """{workload: {side: {rep: (p50, p99)}}} from the BENCH-LAT lines, for
+    the workloads of the BENCH-LAT-PLAN line (none without one); raises if
+    a run's percentiles are missing or measured twice."""
+    plans = [m.group(1).split(",") for m in map(LAT_PLAN_RE.search, console.splitlines()) if m]
+    if len(plans) > 1:
+        raise SeriesError(f"expected at most one BENCH-LAT-PLAN line, found {len(plans)}")
+    data = {}
+    for m in map(LAT_RE.search, console.splitlines()):
+        if m:
+            reps_of = data.setdefault(m.group(1), {}).setdefault(m.group(2), {})
+            if int(m.group(3)) in reps_of:
+                raise SeriesError(f"latencies of {m.group(1)} {m.group(2)} repetition "
+                                  f"{m.group(3)} given twice")
+            reps_of[int(m.group(3))] = (int(m.group(4)), int(m.group(5)))
+    check_complete(data, plans[0] if plans else [], sides, reps)
+    return data
+
+
+def latency_table(data, side_a, side_b):
+    """The median over the repetitions of each side's p50 and p99."""
+    rows = [f"{'workload':<28} {side_a + ' p50':>10} {side_b + ' p50':>10} "
+            f"{side_a + ' p99':>10} {side_b + ' p99':>10}"]
+    for wl in sorted(data):
+        med = {side: [statistics.median(v[i] for v in data[wl][side].values())
+                      for i in (0, 1)] for side in (side_a, side_b)}
+        rows.append(f"{wl:<28} {med[side_a][0]:>10.0f} {med[side_b][0]:>10.0f} "
+                    f"{med[side_a][1]:>10.0f} {med[side_b][1]:>10.0f}")
+    return "\n".join(rows)
 
 
 def check_complete(data, workloads, sides, reps):
@@ -287,8 +322,15 @@ def main_one(tree, args, kernel):
             info("\nrates on the instruction clock (I/Os per 10^9 instructions)")
             report["instruction_clock"] = summarize(rates, "C", "Rust")
             info(table(report["instruction_clock"]))
+            lat = latencies(console, ["C", "Rust"], reps)
+            if lat:
+                info("\nlatency percentiles (ns on the instruction clock), median of the "
+                     "repetitions")
+                info(latency_table(lat, "C", "Rust"))
+                report["latency"] = lat
         write_json(args.json, report if args.icount else funcs)
         return report if args.icount else funcs
+    lat = {}
     if args.compare_inline_helpers:
         report = summarize(compare_inline_helpers(tree, args), "noinline", "inline")
     else:
@@ -296,7 +338,12 @@ def main_one(tree, args, kernel):
         console = boot_bench(tree, kernel, args, f"series.reps={args.reps}")
         print_config(console)
         report = summarize(results(console, args.name, ["C", "Rust"], args.reps), "C", "Rust")
+        lat = latencies(console, ["C", "Rust"], args.reps)
     info(table(report))
+    if lat:
+        info("\nlatency percentiles (ns), median of the repetitions")
+        info(latency_table(lat, "C", "Rust"))
+        report["latency"] = lat
     write_json(args.json, report)
     return report
 

@@ -12,8 +12,13 @@
 # With series.profile=N (`bench --icount`, `--profile`) each side runs each
 # workload for N operations per repetition instead, after a sync that starts
 # a new phase of the instruction count; prints
-# PROFILE-RUN <workload> <side> <operations> <rep>.
+# PROFILE-RUN <workload> <side> <operations> <rep>. Each ping run also
+# prints its round trip's percentiles (ns; with --icount on the instruction
+# clock): BENCH-LAT <workload> <side> <rep> <p50> <p99>.
 . /tests/lib.sh
+
+# The console, for BENCH-LAT lines from runs whose output is captured.
+exec 3>&1
 
 bench_args
 sides="C Rust"
@@ -49,6 +54,7 @@ name() {
 }
 echo "BENCH-PLAN $(echo "$workloads" | while read -r w p; do printf "%s," "$(name $w $p)"; done |
 	sed 's/,$//')"
+echo "BENCH-LAT-PLAN $(echo "$workloads" | awk '$1 == "ping" { printf "%sping-%s", n++ ? "," : "", $2 }')"
 
 # iters: with series.profile the operations per run; timed runs are sized
 # by a first run so that each lasts about $runtime seconds.
@@ -66,6 +72,10 @@ run() {
 	oneway) out=$(binder-abi bench "$dev" oneway --iters "$4") ;;
 	pipe) out=$(binder-abi bench - pipe --iters "$4") ;;
 	esac || return 1
+	# The percentiles of a measured run (lat_rep: its repetition).
+	if [ "$2" = ping ] && [ -n "${lat_rep:-}" ]; then
+		echo "$out" | sed -n 's/.*"p50_ns":\([0-9]*\),.*"p99_ns":\([0-9]*\).*/BENCH-LAT '"ping-$3 $1 $lat_rep"' \1 \2/p' >&3
+	fi
 	echo "$out" | sed -n 's/.*"mean_ns":\([0-9.]*\).*/\1/p;s/.*"ops_per_s":\([0-9.]*\).*/O\1/p' |
 		awk '/^O/ { print substr($0, 2); next } { printf "%.0f\n", 1e9 / $1 }'
 }
@@ -82,6 +92,7 @@ echo "$workloads" | while read -r w p; do
 	fi
 	rep=0
 	while [ $rep -lt "$reps" ]; do
+		lat_rep=$rep
 		for side in $(bench_order $rep $sides); do
 			n=$(iters_for)
 			if [ -n "$ios" ]; then
@@ -98,6 +109,7 @@ echo "$workloads" | while read -r w p; do
 		done
 		rep=$((rep + 1))
 	done
+	lat_rep=
 done || exit 1
 # The end of the last run's phase.
 [ -z "$ios" ] || sync

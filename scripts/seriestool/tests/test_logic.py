@@ -114,6 +114,21 @@ class BenchTest(unittest.TestCase):
         with self.assertRaises(SeriesError):
             bench.summarize(bench.parse("BENCH w C 0 1\n"), "C", "Rust")
 
+    def test_latency_percentiles_are_complete_or_an_error(self):
+        lines = ["BENCH-LAT-PLAN ping-0"]
+        for rep in range(3):
+            lines.append(f"BENCH-LAT ping-0 C {rep} {1000 + rep} {2000 + rep}")
+            lines.append(f"BENCH-LAT ping-0 Rust {rep} {900 + rep * 10} {1800}")
+        lat = bench.latencies("\n".join(lines), ["C", "Rust"], 3)
+        self.assertEqual(lat["ping-0"]["Rust"][2], (920, 1800))
+        row = bench.latency_table(lat, "C", "Rust").splitlines()[1].split()
+        self.assertEqual(row, ["ping-0", "1001", "910", "2001", "1800"])
+        self.assertEqual(bench.latencies("BENCH w C 0 1\n", ["C", "Rust"], 3), {})
+        with self.assertRaisesRegex(SeriesError, "missing"):
+            bench.latencies("\n".join(lines[:-1]), ["C", "Rust"], 3)
+        with self.assertRaisesRegex(SeriesError, "twice"):
+            bench.latencies("\n".join(lines + lines[-1:]), ["C", "Rust"], 3)
+
     @staticmethod
     def boot(value):
         return (f"SERIES-TEST-BEGIN bench:rnull\nBENCH-PLAN w\nBENCH w Rust 0 {value}\n"
