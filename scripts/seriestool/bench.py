@@ -45,8 +45,9 @@ from .common import TOOL, SeriesError, info
 BENCH_DIR = os.path.join(TOOL, "bench")
 LINE_RE = re.compile(r"^BENCH (\S+) (\S+) (\d+) ([0-9.]+)\s*$")
 PLAN_RE = re.compile(r"^BENCH-PLAN (\S+)\s*$")
-# A benchmark's latency percentiles of one run, in ns (with --icount, on
-# the instruction clock), for the workloads its BENCH-LAT-PLAN names.
+# A benchmark's latency percentiles of one run, in ns of guest time (which
+# under TCG follows the host, also with --icount), for the workloads its
+# BENCH-LAT-PLAN names.
 LAT_RE = re.compile(r"^BENCH-LAT (\S+) (\S+) (\d+) (\d+) (\d+)\s*$")
 LAT_PLAN_RE = re.compile(r"^BENCH-LAT-PLAN (\S+)\s*$")
 
@@ -324,8 +325,8 @@ def main_one(tree, args, kernel):
             info(table(report["instruction_clock"]))
             lat = latencies(console, ["C", "Rust"], reps)
             if lat:
-                info("\nlatency percentiles (ns on the instruction clock), median of the "
-                     "repetitions")
+                info("\nlatency percentiles (ns of guest time: host-dependent under TCG), "
+                     "median of the repetitions")
                 info(latency_table(lat, "C", "Rust"))
                 report["latency"] = lat
         write_json(args.json, report if args.icount else funcs)
@@ -341,7 +342,8 @@ def main_one(tree, args, kernel):
         lat = latencies(console, ["C", "Rust"], args.reps)
     info(table(report))
     if lat:
-        info("\nlatency percentiles (ns), median of the repetitions")
+        info("\nlatency percentiles (ns of guest time: host-dependent under TCG), median "
+             "of the repetitions")
         info(latency_table(lat, "C", "Rust"))
         report["latency"] = lat
     write_json(args.json, report)

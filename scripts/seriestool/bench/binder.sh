@@ -13,8 +13,8 @@
 # workload for N operations per repetition instead, after a sync that starts
 # a new phase of the instruction count; prints
 # PROFILE-RUN <workload> <side> <operations> <rep>. Each ping run also
-# prints its round trip's percentiles (ns; with --icount on the instruction
-# clock): BENCH-LAT <workload> <side> <rep> <p50> <p99>.
+# prints its round trip's percentiles (ns of guest time, which follows the
+# host under TCG): BENCH-LAT <workload> <side> <rep> <p50> <p99>.
 . /tests/lib.sh
 
 # The console, for BENCH-LAT lines from runs whose output is captured.
