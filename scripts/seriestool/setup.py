@@ -2,11 +2,14 @@
 """`setup`: checks for and installs the toolchain, idempotently."""
 
 import glob
+import hashlib
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
+import urllib.request
 
 from .common import (BINDGEN_VERSION, CACHE, LLVM_SUFFIX, RUST_SRC_DEB, SeriesError, info,
                      kernel_env, run, rust_lib_src, which)
@@ -105,7 +108,7 @@ def apt_download(spec, dest):
 
 # fio for the VM, built static from Debian's source: Debian's fio links 63
 # shared libraries (ceph, gluster, ICU, ...), whose loading made each fio
-# start take 2-4 s on the debug kernel, 4 s of a 64 KiB I/O (most of the
+# start take 2-4 s on the debug kernel, 4 s of a 4 KiB read (most of the
 # debug VM tests' time). The static one has the engines the tests use.
 FIO_VERSION = "3.33"
 FIO_SOURCE = f"http://deb.debian.org/debian/pool/main/f/fio/fio_{FIO_VERSION}.orig.tar.gz"
@@ -134,9 +137,6 @@ def ensure_fio():
     out = fio_path()
     if os.path.exists(out):
         return out
-    import hashlib
-    import tarfile
-    import urllib.request
     src_dir = os.path.join(CACHE, "fio", "src")
     tarball = os.path.join(CACHE, "debs", os.path.basename(FIO_SOURCE))
     os.makedirs(os.path.dirname(tarball), exist_ok=True)

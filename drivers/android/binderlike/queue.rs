@@ -77,8 +77,8 @@ impl<T> Queue<T> {
             } else {
                 None
             };
-            // Within the capacity just allocated: this cannot fail.
-            ring.push_within_capacity(item).map_err(|_| AllocError)?;
+            // Within the capacity just allocated: no allocation.
+            ring.push(item, flags)?;
         }
         // INVARIANT: the items moved in order to the slots 0.., the rest
         // are `None`, and the new size is a power of two.
