@@ -178,6 +178,42 @@ def ensure_fio():
     return out
 
 
+BINDER_USER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "binder-user")
+BINDER_USER_BINS = ("binder-user", "rsb_hub")
+
+
+def binder_user_paths():
+    """The binaries of ensure_binder_user(), by name."""
+    target = os.path.join(CACHE, "binder-user", "target", "release")
+    return {name: os.path.join(target, name) for name in BINDER_USER_BINS}
+
+
+def ensure_binder_user():
+    """Existing binder user space for the VM: rsbinder's service manager
+    (rsb_hub, from rsbinder-tools) and our service/client on rsbinder
+    (scripts/seriestool/binder-user), built from crates.io at the versions
+    in its Cargo.lock when its sources are newer; returns {name: path}."""
+    paths = binder_user_paths()
+    sources = [os.path.join(BINDER_USER, f) for f in ("Cargo.toml", "Cargo.lock", "src/main.rs")]
+    newest = max(os.path.getmtime(f) for f in sources)
+    if all(os.path.exists(p) and os.path.getmtime(p) >= newest for p in paths.values()):
+        return paths
+    info("    building rsbinder's rsb_hub and binder-user (cargo, about 100 s)")
+    env = dict(kernel_env(), CARGO_TARGET_DIR=os.path.join(CACHE, "binder-user", "target"))
+    manifest = os.path.join(BINDER_USER, "Cargo.toml")
+    for cmd in (["cargo", "build", "--locked", "--release", "--manifest-path", manifest,
+                 "--bin", "binder-user"],
+                ["cargo", "build", "--locked", "--release", "--manifest-path", manifest,
+                 "-p", "rsbinder-tools", "--bin", "rsb_hub"]):
+        res = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise SeriesError(f"`{' '.join(cmd)}` failed:\n{res.stderr[-3000:]}\n"
+                              "It needs crates.io (or the crates in ~/.cargo/registry).")
+    for p in paths.values():
+        os.utime(p)
+    return paths
+
+
 def ensure_rust_src():
     if os.path.isdir(os.path.join(rust_lib_src(), "core")):
         return "present"
@@ -257,6 +293,7 @@ def setup():
     info(f"    bindgen-cli {BINDGEN_VERSION}: {ensure_bindgen()}")
     info(f"    b4 >= 0.14: {ensure_b4()}")
     info(f"    fio {FIO_VERSION} (static, for the VM): {ensure_fio()}")
+    info(f"    rsbinder user space (for the VM): {ensure_binder_user()['rsb_hub']}")
     ok, why = inline_helpers_report()
     info("    " + why)
     return ok

@@ -120,6 +120,8 @@ def make_initramfs(tree, bdir, out):
                 raise SeriesError(f"{tool} is missing: run `scripts/series setup`")
             copy_with_libs(path, root, bindir)
         shutil.copy2(binder_abi(), os.path.join(root, "usr", "bin", "binder-abi"))
+        for path in setup.ensure_binder_user().values():
+            copy_with_libs(path, root, "usr/bin")
         shutil.copy2(os.path.join(TOOL, "vm", "init"), os.path.join(root, "init"))
         os.chmod(os.path.join(root, "init"), 0o755)
         for src, dest in ((VMTESTS, "tests"), (os.path.join(TOOL, "bench"), "bench"),
