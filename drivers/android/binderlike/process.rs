@@ -922,32 +922,53 @@ impl Process {
     /// `BC_FREE_BUFFER`: an address that is no delivered buffer is logged
     /// and ignored, as C does.
     fn free_buffer(&self, ptr: u64) {
-        let (buffer, offset, mapping) = {
+        let offset = {
             let mut inner = self.inner.lock();
             let inner = &mut *inner;
-            let Some(mapping) = inner.mapping.clone() else {
+            let Some(base) = inner.mapping.as_ref().map(|m| m.base) else {
                 user_error!("BC_FREE_BUFFER {ptr:#x} without a buffer");
                 return;
             };
-            let offset = ptr.wrapping_sub(mapping.base) as usize;
-            if !inner
+            let offset = ptr.wrapping_sub(base) as usize;
+            let Some(buffer) = inner
+                .alloc
+                .buffers
+                .get_mut(&offset)
+                .filter(|b| b.delivered)
+            else {
+                user_error!("BC_FREE_BUFFER of unknown buffer {ptr:#x}");
+                return;
+            };
+            // No longer the receiver's: freeing it again is refused.
+            buffer.delivered = false;
+            offset
+        };
+        self.clear_buffer(offset);
+        let buffer = Self::take_buffer(&mut self.inner.lock(), offset);
+        if let Some(buffer) = buffer {
+            self.release_held(buffer.held);
+        }
+    }
+
+    /// Zeroes the buffer at `offset` if its sender asked for that
+    /// (`TF_CLEAR_BUF`), as C does when it frees one. Called while the range
+    /// is still reserved: zeroed after it was given back, it could wipe a
+    /// transaction written there since.
+    fn clear_buffer(&self, offset: usize) {
+        let clear = {
+            let inner = self.inner.lock();
+            inner
                 .alloc
                 .buffers
                 .get(&offset)
-                .is_some_and(|b| b.delivered)
-            {
-                user_error!("BC_FREE_BUFFER of unknown buffer {ptr:#x}");
-                return;
-            }
-            let Some(buffer) = Self::take_buffer(inner, offset) else {
-                return;
-            };
-            (buffer, offset, mapping)
+                .filter(|b| b.clear)
+                .map(|b| b.size)
+                .zip(inner.mapping.clone())
         };
-        if buffer.clear {
-            let _ = mapping.zero(offset, buffer.size);
+        if let Some((size, mapping)) = clear {
+            // The range is within the mapping it was allocated in.
+            let _ = mapping.zero(offset, size);
         }
-        self.release_held(buffer.held);
     }
 
     /// Removes the buffer at `offset`; a oneway transaction's buffer lets
@@ -989,6 +1010,7 @@ impl Process {
     /// Removes `size` bytes at `offset` from the buffer, for a transaction
     /// that failed, and releases what its objects held.
     fn unreserve(&self, offset: usize, held: KVec<Held>) {
+        self.clear_buffer(offset);
         let removed = self.inner.lock().alloc.buffers.remove(&offset);
         if let Some(b) = removed {
             if b.oneway {
@@ -1772,6 +1794,7 @@ impl Process {
     /// senders learn it.
     fn fail_delivery(&self, failed: KVec<(Arc<Transaction>, Error)>) {
         for (t, err) in failed {
+            self.clear_buffer(t.offset);
             let buffer = Self::take_buffer(&mut self.inner.lock(), t.offset);
             if let Some(b) = buffer {
                 self.release_held(b.held);

@@ -1765,6 +1765,97 @@ static void t_oneway(void)
 	b_expect_idle(&b, 0, "manager");
 }
 
+/* -- clear-buf -- */
+
+#define CB_CODE		0x636c7200
+#define CB_STREAM	3000
+#define CB_BATCH	100
+#define CB_WORDS	8
+
+static struct chan cb_ch;
+
+/* The words of the clear-buf stream's transaction i. */
+static uint64_t cb_word(unsigned int i)
+{
+	return 0x5a5a000000000000ull | i;
+}
+
+/*
+ * Sends one TF_CLEAR_BUF one-way transaction and waits; then the rest of
+ * the stream in batches, each sent when the receiver has taken the last.
+ */
+static void cb_client(void *arg)
+{
+	struct binder_transaction_data tr;
+	uint64_t data[CB_WORDS];
+	struct binder b;
+	unsigned int i, j;
+
+	(void)arg;
+	b_init(&b, 0, MAP_SIZE);
+	hear(cb_ch.fd[1]);
+	for (i = 0; i < CB_STREAM; i++) {
+		if (i % CB_BATCH == 1)
+			hear(cb_ch.fd[1]);
+		for (j = 0; j < CB_WORDS; j++)
+			data[j] = cb_word(i);
+		tr = txn(0, CB_CODE, TF_CLEAR_BUF, data, sizeof(data), NULL, 0);
+		if (b_oneway(&b, tr, NULL) != BR_TRANSACTION_COMPLETE) {
+			EXPECT(false, "clear-buf transaction %u was refused", i);
+			return;
+		}
+	}
+}
+
+/*
+ * TF_CLEAR_BUF: C zeroes the buffer when the receiver frees it. The range
+ * must stay reserved until it is zeroed: a stream of such transactions,
+ * received and freed while the sender writes the next ones into the
+ * ranges freed, arrives intact (binderlike once zeroed a range after
+ * giving it back, and wiped transactions written there meanwhile).
+ */
+static void t_clear_buf(void)
+{
+	const uint64_t *words;
+	unsigned int i, j;
+	struct binder b;
+	struct br t;
+	bool intact = true;
+	pid_t pid;
+
+	b_init(&b, 0, MAP_SIZE);
+	b_become_manager(&b, 0);
+	b_enter_looper(&b);
+	chan_init(&cb_ch);
+	pid = spawn(cb_client, NULL);
+	tell(cb_ch.fd[0], 1, 0, 0);
+	for (i = 0; i < CB_STREAM; i++) {
+		b_recv_txn(&b, &t, "clear-buf receiver");
+		EXPECT_HEX("flags", t.tr.flags, TF_ONE_WAY | TF_CLEAR_BUF);
+		words = (const uint64_t *)txn_data(&t);
+		for (j = 0; intact && j < CB_WORDS; j++) {
+			if (t.tr.data_size != sizeof(uint64_t) * CB_WORDS ||
+			    words[j] != cb_word(i)) {
+				EXPECT(false, "clear-buf transaction %u: %llu bytes, word %u is %#llx",
+				       i, (unsigned long long)t.tr.data_size, j,
+				       (unsigned long long)words[j]);
+				intact = false;
+			}
+		}
+		b_free(&b, t.tr.data.ptr.buffer);
+		if (i == 0) {
+			/* The sender waits: nothing else is in the range. */
+			for (j = 0; j < CB_WORDS; j++)
+				EXPECT(words[j] == 0, "freed TF_CLEAR_BUF buffer: word %u is %#llx",
+				       j, (unsigned long long)words[j]);
+		}
+		if (i % CB_BATCH == 0)
+			tell(cb_ch.fd[0], 1, 0, 0);
+	}
+	reap(pid, "client");
+	b_expect_idle(&b, 0, "clear-buf receiver");
+}
+
 /* -- free-buffer-unknown -- */
 
 static void t_free_buffer_unknown(void)
@@ -3603,6 +3694,7 @@ static const struct scenario scenarios[] = {
 	{ "security-ctx", t_security_ctx },
 	{ "ping", t_ping },
 	{ "oneway", t_oneway },
+	{ "clear-buf", t_clear_buf },
 	{ "free-buffer-unknown", t_free_buffer_unknown },
 	{ "nonblocking", t_nonblocking },
 	{ "binder-object", t_binder_object },
@@ -4895,6 +4987,14 @@ static void bench_throughput(void *arg)
  * the receiver has caught up by half a window, rather than spinning: the
  * instructions counted are then those of the transactions, not those of
  * a spin whose length depends on scheduling.
+ *
+ * Both run SCHED_FIFO at one priority on CPU 0 (ow_pin()), so neither
+ * preempts the other: the sender queues a window of transactions (each
+ * wakes the receiver, which waits its turn), sleeps, the receiver takes
+ * them all and sleeps in its read, and so on. Without that, whether the
+ * receiver ran on the other CPU, woke once per transaction or found them
+ * in batches depended on timing, and the counted instructions per
+ * transaction of one driver moved by a third between repetitions.
  */
 struct ow_flow {
 	unsigned long long consumed;
@@ -4909,6 +5009,24 @@ static void futex_call(uint32_t *word, int op, uint32_t val)
 	if (syscall(SYS_futex, word, op, val, NULL, NULL, 0) < 0 &&
 	    errno != EAGAIN && errno != EINTR)
 		fail("futex: %s", strerror(errno));
+}
+
+/*
+ * Runs the caller on CPU 0 under SCHED_FIFO at priority 1 (see struct
+ * ow_flow); children forked after inherit both.
+ */
+static void ow_pin(void)
+{
+	struct sched_param param = { .sched_priority = 1 };
+	cpu_set_t cpus;
+
+	CPU_ZERO(&cpus);
+	CPU_SET(0, &cpus);
+	if (sched_setaffinity(0, sizeof(cpus), &cpus))
+		fail("sched_setaffinity(CPU 0): %s", strerror(errno));
+	if (sched_setscheduler(0, SCHED_FIFO, &param))
+		fail("sched_setscheduler(SCHED_FIFO): %s (the one-way bench runs as root)",
+		     strerror(errno));
 }
 
 /* Consumes one-way transactions, publishing how many it has seen. */
@@ -4973,6 +5091,7 @@ static void bench_oneway(void *arg)
 	(void)arg;
 	ow = shared_alloc(sizeof(*ow));
 	chan_init(&bn_ch);
+	ow_pin();
 	server = spawn(bench_ow_server, NULL);
 	hear(bn_ch.fd[0]);
 	b_init(&b, 0, BENCH_MAP_SIZE);

@@ -78,16 +78,18 @@ impl DeathRecipient for Death {
     }
 }
 
-fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+/// Calls `f` every 10 ms until it gives `Ok`; fails after 30 s with the
+/// last `Err`, which says what `f` saw.
+fn until<T>(what: &str, mut f: impl FnMut() -> std::result::Result<T, String>) -> T {
     let start = Instant::now();
     loop {
-        if let Some(v) = f() {
-            return v;
+        match f() {
+            Ok(v) => return v,
+            Err(seen) if start.elapsed() > Duration::from_secs(30) => {
+                fail(&format!("{what}: not within 30 s ({seen})"))
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
         }
-        if start.elapsed() > Duration::from_secs(30) {
-            fail(&format!("{what}: not within 30 s"));
-        }
-        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -96,11 +98,15 @@ fn fail(msg: &str) -> ! {
     std::process::exit(1);
 }
 
+/// When the client started, for the times `check` prints.
+static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
 fn check(ok: bool, what: &str) {
     if !ok {
         fail(what);
     }
-    println!("binder-user: ok {what}");
+    let ms = START.get().map_or(0, |t| t.elapsed().as_millis());
+    println!("binder-user: ok {what} ({ms} ms)");
 }
 
 fn service() -> ! {
@@ -115,6 +121,7 @@ fn service() -> ! {
 }
 
 fn client() {
+    START.get_or_init(Instant::now);
     ProcessState::start_thread_pool();
     let echo: Strong<dyn IEcho> = hub::wait_for_interface(NAME)
         .unwrap_or_else(|e| fail(&format!("wait_for_interface: {e:?}")));
@@ -172,8 +179,9 @@ fn client() {
             .unwrap_or_else(|e| fail(&format!("post: {e:?}")));
     }
     let want = n * (n + 1) / 2;
-    until("oneway posts arrive", || {
-        (echo.posted().ok() == Some(want)).then_some(())
+    until("oneway posts arrive", || match echo.posted() {
+        Ok(sum) if sum == want => Ok(()),
+        got => Err(format!("the service's sum is {got:?} of {want}")),
     });
     check(true, "1000 oneway calls arrive");
     let pid = echo.pid().unwrap_or_else(|e| fail(&format!("pid: {e:?}")));
@@ -198,14 +206,20 @@ fn client() {
         echo.echo("x").err() == Some(StatusCode::DeadObject.into()),
         "a call to the dead service fails DeadObject",
     );
-    until("the service manager drops the dead service", || {
-        hub::check_service(NAME).is_none().then_some(())
-    });
+    until(
+        "the service manager drops the dead service",
+        || match hub::check_service(NAME) {
+            None => Ok(()),
+            Some(_) => Err("the service manager still has it".into()),
+        },
+    );
     check(true, "service manager drops the dead service");
     drop(recipient);
 }
 
 fn main() {
+    // rsbinder's own warnings and errors (a thread leaving the pool, say).
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 3 {
         fail("usage: binder-user ready|service|client DEVICE");
