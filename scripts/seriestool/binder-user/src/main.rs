@@ -218,13 +218,16 @@ fn client() {
 }
 
 fn main() {
-    // rsbinder's own warnings and errors (a thread leaving the pool, say).
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 3 {
         fail("usage: binder-user ready|service|client DEVICE");
     }
     ProcessState::init(&args[2], 4).unwrap_or_else(|e| fail(&format!("open {}: {e}", args[2])));
+    // rsbinder's own warnings and errors (a thread leaving the pool, say);
+    // not while `ready` asks for a service manager that may not run yet.
+    if args[1] != "ready" {
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    }
     match args[1].as_str() {
         // Exits 0 once a context manager answers a service manager call.
         "ready" => std::process::exit(match hub::default() {
