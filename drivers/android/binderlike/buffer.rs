@@ -134,6 +134,8 @@ pub(crate) struct Allocator {
     /// The bytes that oneway transactions may still take: half of the buffer
     /// at most, as in C.
     pub(crate) async_free: usize,
+    /// Where the last range found ends: the next search starts there.
+    next: usize,
 }
 
 impl Allocator {
@@ -141,20 +143,57 @@ impl Allocator {
         Self {
             buffers: RBTree::new(),
             async_free: 0,
+            next: 0,
         }
     }
 
-    /// The offset of the first free range of `size` bytes in a buffer of
-    /// `total` bytes (first fit, in offset order).
-    pub(crate) fn find(&self, size: usize, total: usize) -> Option<usize> {
-        let mut start = 0;
-        for (&offset, buffer) in self.buffers.iter() {
+    /// The offset of a free range of `size` bytes in a buffer of `total`
+    /// bytes: the first that fits from where the last range found ends,
+    /// else the first from the start (next fit).
+    ///
+    /// Transactions are mostly freed in the order they came, so the range
+    /// after the last one is usually free: a oneway stream that keeps a
+    /// thousand buffers in use finds its next range at once, where first
+    /// fit walked past all of them each time.
+    pub(crate) fn find(&mut self, size: usize, total: usize) -> Option<usize> {
+        let found = self
+            .find_from(self.next, size, total)
+            .or_else(|| self.find_from(0, size, total))?;
+        self.next = found + size;
+        Some(found)
+    }
+
+    /// The first free range of `size` bytes that starts at `from` or after.
+    fn find_from(&mut self, from: usize, size: usize, total: usize) -> Option<usize> {
+        let Some(mut cursor) = self.buffers.cursor_lower_bound_mut(&from) else {
+            // No range starts at `from` or after: the space after the last
+            // range, if `from` is not inside it.
+            let start = self
+                .buffers
+                .cursor_back()
+                .map_or(0, |c| {
+                    let (&offset, buffer) = c.current();
+                    offset + buffer.size
+                })
+                .max(from);
+            return (total.checked_sub(start)? >= size).then_some(start);
+        };
+        // The range before the first one at `from` or after may cover `from`.
+        let mut start = cursor
+            .peek_prev()
+            .map_or(from, |(&offset, buffer)| (offset + buffer.size).max(from));
+        loop {
+            let (&offset, buffer) = cursor.current();
             if offset - start >= size {
                 return Some(start);
             }
             start = offset + buffer.size;
+            match cursor.move_next() {
+                Some(next) => cursor = next,
+                None => break,
+            }
         }
-        (total - start >= size).then_some(start)
+        (total.checked_sub(start)? >= size).then_some(start)
     }
 }
 
@@ -176,19 +215,43 @@ mod tests {
     }
 
     #[test]
-    fn first_fit_in_offset_order() {
+    fn next_fit_from_the_last_range_found() {
         let mut a = Allocator::new();
-        assert_eq!(a.find(4096, 4096), Some(0));
         assert_eq!(a.find(4097, 4096), None);
+        assert_eq!(a.find(64, 4096), Some(0));
         take(&mut a, 0, 64);
-        take(&mut a, 128, 64);
-        // The gap between the two, then the end.
         assert_eq!(a.find(64, 4096), Some(64));
-        assert_eq!(a.find(65, 4096), Some(192));
-        assert_eq!(a.find(4096 - 192, 4096), Some(192));
-        assert_eq!(a.find(4096 - 191, 4096), None);
+        take(&mut a, 64, 64);
+        // Freed in order: the next range still follows the last one.
         a.buffers.remove(&0);
-        assert_eq!(a.find(128, 4096), Some(0));
-        assert_eq!(a.find(129, 4096), Some(192));
+        assert_eq!(a.find(64, 4096), Some(128));
+        take(&mut a, 128, 64);
+        // Nothing fits after the last range: from the start again.
+        assert_eq!(a.find(4096 - 192, 4096), Some(192));
+        take(&mut a, 192, 4096 - 192);
+        assert_eq!(a.find(64, 4096), Some(0));
+        take(&mut a, 0, 64);
+        assert_eq!(a.find(1, 4096), None);
+        // A gap between ranges, found from the start.
+        a.buffers.remove(&64);
+        assert_eq!(a.find(65, 4096), None);
+        assert_eq!(a.find(64, 4096), Some(64));
+    }
+
+    #[test]
+    fn a_oneway_stream_wraps_around() {
+        // Ranges freed in the order they were taken: a ring.
+        let mut a = Allocator::new();
+        let mut live = KVec::new();
+        for i in 0..100usize {
+            if live.len() == 10 {
+                let first = live.remove(0).unwrap();
+                a.buffers.remove(&first);
+            }
+            let at = a.find(400, 4096).unwrap();
+            assert_eq!(at, (i * 400) % 4000);
+            take(&mut a, at, 400);
+            live.push(at, GFP_KERNEL).unwrap();
+        }
     }
 }

@@ -5,8 +5,9 @@
 # device path. Workloads: ping round trips (a context-manager server and
 # one client; FREE_BUFFER + TRANSACTION, then FREE_BUFFER + REPLY) with
 # payloads of 0, 64 B, 1 KiB, 16 KiB and 128 KiB; throughput with 1, 2 and 4
-# client processes against a server that spawns loopers; a oneway stream;
-# and pipe ping-pong, which no binder driver runs: the control that both
+# client processes against a server that spawns loopers; a oneway stream
+# (both ends pinned: see struct ow_flow in binder-abi.c); and pipe
+# ping-pong, which no binder driver runs: the control that both
 # sides and both kernels compare alike. Sides alternate within every
 # repetition. Prints BENCH <workload> <side> <rep> <operations per second>.
 # With series.profile=N (`bench --icount`, `--profile`) each side runs each
