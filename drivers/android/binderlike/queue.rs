@@ -16,16 +16,27 @@ use kernel::{
 /// A oneway stream keeps up to a thousand transactions queued on a node;
 /// taking the first of a [`KVec`] moves all the others.
 ///
+/// Room can be reserved ahead ([`Queue::reserve`]) for work that must not
+/// be lost later, where an allocation could fail and nobody could be told:
+/// [`Queue::push_reserved`] then queues it without allocating.
+///
 /// # Invariants
 ///
 /// `ring.len()` is zero or a power of two, the `len` items are in the slots
 /// `head`, `head + 1`, ... (modulo `ring.len()`), which are `Some`, and the
-/// other slots are `None`.
+/// other slots are `None`; `len + reserved <= ring.len()`.
 pub(crate) struct Queue<T> {
     ring: KVec<Option<T>>,
     head: usize,
     len: usize,
+    reserved: usize,
 }
+
+/// Room for one item in the [`Queue`] whose [`Queue::reserve`] made it.
+///
+/// Give it to [`Queue::push_reserved`] or [`Queue::release`] of that queue;
+/// dropped, it stays reserved as long as the queue lives.
+pub(crate) struct Reserved(());
 
 impl<T> Queue<T> {
     /// An empty queue; it allocates with its first push.
@@ -35,6 +46,7 @@ impl<T> Queue<T> {
             ring: KVec::new(),
             head: 0,
             len: 0,
+            reserved: 0,
         }
     }
 
@@ -55,15 +67,46 @@ impl<T> Queue<T> {
 
     /// Queues `item` last.
     pub(crate) fn push(&mut self, item: T, flags: Flags) -> Result<(), AllocError> {
-        if self.len == self.ring.len() {
+        if self.len + self.reserved == self.ring.len() {
             self.grow(flags)?;
         }
+        self.put(item);
+        Ok(())
+    }
+
+    /// Makes room for one more item, which [`Queue::push_reserved`] then
+    /// queues without allocating.
+    pub(crate) fn reserve(&mut self, flags: Flags) -> Result<Reserved, AllocError> {
+        if self.len + self.reserved == self.ring.len() {
+            self.grow(flags)?;
+        }
+        // INVARIANT: `len + reserved` was below `ring.len()`.
+        self.reserved += 1;
+        Ok(Reserved(()))
+    }
+
+    /// Queues `item` last, in the room `room` holds.
+    pub(crate) fn push_reserved(&mut self, item: T, room: Reserved) {
+        self.release(room);
+        // `len + reserved` is below `ring.len()` again: the room is free.
+        self.put(item);
+    }
+
+    /// Gives back the room `room` holds.
+    pub(crate) fn release(&mut self, room: Reserved) {
+        let Reserved(()) = room;
+        // INVARIANT: less is reserved. A room made by another queue would
+        // take this one's count below zero, which overflow checks catch.
+        self.reserved -= 1;
+    }
+
+    /// Puts `item` after the last one; `len + reserved < ring.len()`.
+    fn put(&mut self, item: T) {
         let at = self.slot(self.len);
         // INVARIANT: the slot after the last item was free, as `len` was
-        // below `ring.len()`.
+        // below `ring.len()`; `len + reserved` stays within it.
         self.ring[at] = Some(item);
         self.len += 1;
-        Ok(())
     }
 
     /// Doubles the ring (to 4 slots if it has none), its items first.
@@ -159,6 +202,29 @@ mod tests {
             next_out += 1;
         }
         assert_eq!(next_out, next_in);
+        Ok(())
+    }
+
+    #[test]
+    fn reserved_room_needs_no_allocation() -> Result {
+        let mut q = Queue::new();
+        let rooms = [q.reserve(GFP_KERNEL)?, q.reserve(GFP_KERNEL)?, q.reserve(GFP_KERNEL)?];
+        let size = q.ring.len();
+        // Pushes with and without reservations share the ring: the reserved
+        // room is kept free.
+        for i in 0..5 {
+            q.push(i, GFP_KERNEL)?;
+            assert!(q.len() + q.reserved <= q.ring.len());
+        }
+        let size_after_pushes = q.ring.len();
+        assert!(size_after_pushes >= 8 && size_after_pushes > size);
+        let [a, b, c] = rooms;
+        q.push_reserved(5, a);
+        q.push_reserved(6, b);
+        q.release(c);
+        assert_eq!(q.ring.len(), size_after_pushes);
+        assert!(q.iter().copied().eq(0..7));
+        assert_eq!(q.reserved, 0);
         Ok(())
     }
 
