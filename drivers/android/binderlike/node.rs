@@ -12,7 +12,10 @@ use crate::{
         Process,
         ProcessInner, //
     },
-    queue::Queue,
+    queue::{
+        Queue,
+        Reserved, //
+    },
     Out,
 };
 use core::mem::replace;
@@ -45,12 +48,20 @@ pub(crate) struct NodeState {
     /// Whether the node's reference work is queued.
     work_queued: bool,
     /// A oneway transaction to the node is being handled: the next ones
-    /// wait in `async_todo`.
+    /// wait in `async_todo`, each with the room reserved for it in the
+    /// owner's work.
     pub(crate) async_busy: bool,
-    pub(crate) async_todo: Queue<Arc<crate::transaction::Transaction>>,
-    /// The death notifications that the holders of references asked for:
-    /// the holder and its cookie.
-    pub(crate) deaths: KVec<(Arc<Process>, u64)>,
+    pub(crate) async_todo: Queue<(Arc<crate::transaction::Transaction>, Reserved)>,
+    /// The death notifications that the holders of references asked for.
+    pub(crate) deaths: Queue<Death>,
+}
+
+/// A death notification that the holder of a reference to a node asked for.
+pub(crate) struct Death {
+    pub(crate) holder: Arc<Process>,
+    pub(crate) cookie: u64,
+    /// Room in the holder's work for the `BR_DEAD_BINDER`.
+    pub(crate) room: Reserved,
 }
 
 /// A node: an object that a process published by sending it, or made the

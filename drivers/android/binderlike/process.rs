@@ -16,6 +16,7 @@ use crate::{
     },
     defs::*,
     node::{
+        Death,
         Need,
         Node,
         Ref, //
@@ -35,7 +36,10 @@ use core::mem::{
     take, //
 };
 use kernel::{
-    alloc::flags::GFP_KERNEL_ACCOUNT,
+    alloc::{
+        flags::GFP_KERNEL_ACCOUNT,
+        AllocError, //
+    },
     cred::Credential,
     fs::{
         file::{
@@ -835,16 +839,38 @@ impl Process {
         if last_strong {
             need = need.or(node.dec(&mut owner, true, true));
         }
+        let mut cleared = None;
         if deleted {
             need = need.or(node.dec(&mut owner, false, true));
             if let Some(cookie) = death {
-                node.state_mut(&mut owner)
-                    .deaths
-                    .retain(|(p, c)| !(core::ptr::eq(&**p, self) && *c == cookie));
+                cleared = self.take_death(node, &mut owner, cookie);
             }
         }
         // Work that cannot be queued is lost only with the memory it needs.
         let _ = Self::queue_node_work(&mut owner, node, need, None);
+        drop(owner);
+        self.release_death(cleared);
+    }
+
+    /// Takes this process's death notification with `cookie` off `node`,
+    /// whose owner's lock `owner` is.
+    fn take_death(&self, node: &Node, owner: &mut ProcessInner, cookie: u64) -> Option<Death> {
+        node.state_mut(owner)
+            .deaths
+            .take_first(|d| core::ptr::eq(&*d.holder, self) && d.cookie == cookie)
+    }
+
+    /// Gives back the room a death notification taken off its node had in
+    /// this process's work.
+    fn release_death(&self, death: Option<Death>) {
+        if let Some(d) = death {
+            let mut inner = self.inner.lock();
+            // A dead process's work went with its queue (`release`), and
+            // the room with it.
+            if !inner.dead {
+                inner.todo.release(d.room);
+            }
+        }
     }
 
     /// `BC_INCREFS_DONE`/`BC_ACQUIRE_DONE`.
@@ -867,8 +893,11 @@ impl Process {
     }
 
     fn request_death(self: &Arc<Self>, handle: u32, cookie: u64) -> Result {
-        let node = {
+        // With room reserved in this process's work for the `BR_DEAD_BINDER`:
+        // queuing it when the owner dies cannot fail then.
+        let (node, room) = {
             let mut inner = self.inner.lock();
+            let inner = &mut *inner;
             let Some(r) = inner.refs.get_mut(&handle) else {
                 user_error!("death notification on unknown handle {handle}");
                 return Ok(());
@@ -877,20 +906,39 @@ impl Process {
                 user_error!("death notification already set on handle {handle}");
                 return Ok(());
             }
+            let room = inner.todo.reserve(GFP_KERNEL)?;
             r.death = Some(cookie);
-            r.node.clone()
+            (r.node.clone(), room)
         };
-        let me = self.clone();
         let mut owner = node.owner.inner.lock();
         if owner.dead {
             drop(owner);
             let mut inner = self.inner.lock();
-            return Self::push_proc_work(&mut inner, Work::DeadBinder(cookie));
+            inner.todo.push_reserved(Work::DeadBinder(cookie), room);
+            Self::wake_one(&mut inner);
+            return Ok(());
         }
-        node.state_mut(&mut owner)
-            .deaths
-            .push((me, cookie), GFP_KERNEL)?;
-        Ok(())
+        let deaths = &mut node.state_mut(&mut owner).deaths;
+        match deaths.reserve(GFP_KERNEL) {
+            Ok(slot) => {
+                let death = Death {
+                    holder: self.clone(),
+                    cookie,
+                    room,
+                };
+                deaths.push_reserved(death, slot);
+                Ok(())
+            }
+            Err(e) => {
+                drop(owner);
+                let mut inner = self.inner.lock();
+                inner.todo.release(room);
+                if let Some(r) = inner.refs.get_mut(&handle) {
+                    r.death = None;
+                }
+                Err(e.into())
+            }
+        }
     }
 
     fn clear_death(&self, tid: Pid, handle: u32, cookie: u64) -> Result {
@@ -907,12 +955,8 @@ impl Process {
             r.death = None;
             r.node.clone()
         };
-        {
-            let mut owner = node.owner.inner.lock();
-            node.state_mut(&mut owner)
-                .deaths
-                .retain(|(p, c)| !(core::ptr::eq(&**p, self) && *c == cookie));
-        }
+        let cleared = self.take_death(&node, &mut node.owner.inner.lock(), cookie);
+        self.release_death(cleared);
         let mut inner = self.inner.lock();
         Self::thread(&mut inner, tid)?.push(Work::ClearDeathDone(cookie), true)
     }
@@ -979,17 +1023,38 @@ impl Process {
             if buffer.oneway {
                 inner.alloc.async_free += buffer.size;
                 if let Some(node) = &buffer.node {
-                    let s = node.state_mut(inner);
-                    match s.async_todo.pop() {
-                        None => s.async_busy = false,
-                        Some(next) => {
-                            let _ = Self::push_proc_work(inner, Work::Transaction(next));
+                    match node.state_mut(inner).async_todo.pop() {
+                        None => node.state_mut(inner).async_busy = false,
+                        Some((next, room)) => {
+                            inner.todo.push_reserved(Work::Transaction(next), room);
+                            Self::wake_one(inner);
                         }
                     }
                 }
             }
         }
         Some(buffer)
+    }
+
+    /// Queues oneway transaction `t` behind the one its node is handling,
+    /// with room reserved in the process's work for when that one is freed:
+    /// moving `t` there then cannot fail.
+    fn queue_oneway(
+        inner: &mut ProcessInner,
+        node: &Node,
+        t: Arc<Transaction>,
+    ) -> Result<(), AllocError> {
+        let slot = node.state_mut(inner).async_todo.reserve(GFP_KERNEL)?;
+        match inner.todo.reserve(GFP_ATOMIC) {
+            Ok(room) => {
+                node.state_mut(inner).async_todo.push_reserved((t, room), slot);
+                Ok(())
+            }
+            Err(e) => {
+                node.state_mut(inner).async_todo.release(slot);
+                Err(e)
+            }
+        }
     }
 
     /// Releases the references that a buffer's objects held.
@@ -1521,14 +1586,12 @@ impl Process {
             },
             (None, None) => Err(fail(BR_DEAD_REPLY, ESRCH)),
             (Some(node), _) if oneway => {
-                let s = node.state_mut(ti);
-                if s.async_busy {
-                    s.async_todo
-                        .push(t.clone(), GFP_KERNEL)
+                if node.state_mut(ti).async_busy {
+                    Self::queue_oneway(ti, node, t.clone())
                         .map(|()| None)
                         .map_err(|e| fail(BR_FAILED_REPLY, e.into()))
                 } else {
-                    s.async_busy = true;
+                    node.state_mut(ti).async_busy = true;
                     Self::push_proc_work_wake_later(ti, Work::Transaction(t.clone()))
                         .map_err(|e| fail(BR_FAILED_REPLY, e))
                 }
@@ -1729,8 +1792,11 @@ impl Process {
                     }
                 }
                 Work::DeadBinder(cookie) => {
-                    inner.delivered_deaths.push(cookie, GFP_ATOMIC)?;
                     out.put(BR_DEAD_BINDER, &cookie);
+                    // Kept for `BC_DEAD_BINDER_DONE`, which without it would
+                    // log the cookie as unknown: the notification itself is
+                    // read whatever happens here.
+                    let _ = inner.delivered_deaths.push(cookie, GFP_ATOMIC);
                     break;
                 }
                 Work::ClearDeathDone(cookie) => out.put(BR_CLEAR_DEATH_NOTIFICATION_DONE, &cookie),
@@ -1974,10 +2040,12 @@ impl Process {
                 (take(&mut s.deaths), take(&mut s.async_todo))
             };
             drop(queued);
-            for (holder, cookie) in deaths {
-                let mut hi = holder.inner.lock();
+            for d in deaths {
+                let mut hi = d.holder.inner.lock();
+                // A dead holder's work is gone, and the room with it.
                 if !hi.dead {
-                    let _ = Self::push_proc_work(&mut hi, Work::DeadBinder(cookie));
+                    hi.todo.push_reserved(Work::DeadBinder(d.cookie), d.room);
+                    Self::wake_one(&mut hi);
                 }
             }
         }

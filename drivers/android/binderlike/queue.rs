@@ -143,6 +143,22 @@ impl<T> Queue<T> {
         item
     }
 
+    /// Takes the first item for which `f` is true; the others keep their
+    /// order.
+    pub(crate) fn take_first(&mut self, mut f: impl FnMut(&T) -> bool) -> Option<T> {
+        let mut found = None;
+        for _ in 0..self.len {
+            let item = self.pop()?;
+            if found.is_none() && f(&item) {
+                found = Some(item);
+            } else {
+                // Into the slot just popped: within the ring.
+                self.put(item);
+            }
+        }
+        found
+    }
+
     /// The items, first to last.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
         (0..self.len).filter_map(move |i| self.ring[self.slot(i)].as_ref())
@@ -225,6 +241,18 @@ mod tests {
         assert_eq!(q.ring.len(), size_after_pushes);
         assert!(q.iter().copied().eq(0..7));
         assert_eq!(q.reserved, 0);
+        Ok(())
+    }
+
+    #[test]
+    fn take_first_keeps_the_order() -> Result {
+        let mut q = Queue::new();
+        for i in 0..10 {
+            q.push(i, GFP_KERNEL)?;
+        }
+        assert_eq!(q.take_first(|&i| i % 4 == 3), Some(3));
+        assert_eq!(q.take_first(|&i| i > 100), None);
+        assert!(q.iter().copied().eq([0, 1, 2, 4, 5, 6, 7, 8, 9]));
         Ok(())
     }
 
