@@ -1665,6 +1665,25 @@ static void t_ping(void)
 	b_expect_idle(&b, 0, "manager");
 }
 
+/*
+ * The usual start of a scenario: b becomes the context manager and enters
+ * the looper, then `client` starts with channel ch and is told to go.
+ * Returns the client's pid.
+ */
+static pid_t manager_and_client(struct binder *b, struct chan *ch,
+				void (*client)(void *))
+{
+	pid_t pid;
+
+	b_init(b, 0, MAP_SIZE);
+	b_become_manager(b, 0);
+	b_enter_looper(b);
+	chan_init(ch);
+	pid = spawn(client, NULL);
+	tell(ch->fd[0], 1, 0, 0);
+	return pid;
+}
+
 /* -- oneway -- */
 
 #define OW_CODE		0x6f6e6500
@@ -1723,12 +1742,7 @@ static void t_oneway(void)
 	pid_t pid;
 	int i;
 
-	b_init(&b, 0, MAP_SIZE);
-	b_become_manager(&b, 0);
-	b_enter_looper(&b);
-	chan_init(&ow_ch);
-	pid = spawn(ow_client, NULL);
-	tell(ow_ch.fd[0], 1, 0, 0);
+	pid = manager_and_client(&b, &ow_ch, ow_client);
 	hear(ow_ch.fd[0]);
 	for (i = 0; i < OW_COUNT; i++) {
 		b_recv_txn(&b, &t, "one-way receiver");
@@ -1823,12 +1837,7 @@ static void t_clear_buf(void)
 	bool intact = true;
 	pid_t pid;
 
-	b_init(&b, 0, MAP_SIZE);
-	b_become_manager(&b, 0);
-	b_enter_looper(&b);
-	chan_init(&cb_ch);
-	pid = spawn(cb_client, NULL);
-	tell(cb_ch.fd[0], 1, 0, 0);
+	pid = manager_and_client(&b, &cb_ch, cb_client);
 	for (i = 0; i < CB_STREAM; i++) {
 		b_recv_txn(&b, &t, "clear-buf receiver");
 		EXPECT_HEX("flags", t.tr.flags, TF_ONE_WAY | TF_CLEAR_BUF);
@@ -2128,12 +2137,7 @@ static void t_binder_object(void)
 	struct br t, res;
 	pid_t pid;
 
-	b_init(&b, 0, MAP_SIZE);
-	b_become_manager(&b, 0);
-	b_enter_looper(&b);
-	chan_init(&bo_ch);
-	pid = spawn(bo_client, NULL);
-	tell(bo_ch.fd[0], 1, 0, 0);
+	pid = manager_and_client(&b, &bo_ch, bo_client);
 
 	b_recv_txn(&b, &t, "manager receiving a BINDER object");
 	o = rx_object(&b, &t, "received BINDER object");
@@ -2569,12 +2573,7 @@ static void t_nested(void)
 	uint32_t ha;
 	pid_t pid;
 
-	b_init(&b, 0, MAP_SIZE);
-	b_become_manager(&b, 0);
-	b_enter_looper(&b);
-	chan_init(&ns_ch);
-	pid = spawn(ns_a_main, NULL);
-	tell(ns_ch.fd[0], 1, 0, 0);
+	pid = manager_and_client(&b, &ns_ch, ns_a_main);
 	ha = accept_published(&b, BINDER_TYPE_HANDLE, "B receiving A's object");
 	hear(ns_ch.fd[0]);
 
@@ -2692,12 +2691,7 @@ static void t_two_sync(void)
 	struct br t;
 	pid_t pid;
 
-	b_init(&b, 0, MAP_SIZE);
-	b_become_manager(&b, 0);
-	b_enter_looper(&b);
-	chan_init(&ts_ch);
-	pid = spawn(ts_client, NULL);
-	tell(ts_ch.fd[0], 1, 0, 0);
+	pid = manager_and_client(&b, &ts_ch, ts_client);
 	b_recv_txn(&b, &t, "manager");
 	EXPECT_HEX("code (only the first transaction arrives)", t.tr.code,
 		   TS_FIRST);
@@ -3599,12 +3593,7 @@ static void t_limits(void)
 	struct br t;
 	pid_t pid;
 
-	b_init(&b, 0, MAP_SIZE);
-	b_become_manager(&b, 0);
-	b_enter_looper(&b);
-	chan_init(&lm_ch);
-	pid = spawn(lm_client, NULL);
-	tell(lm_ch.fd[0], 1, 0, 0);
+	pid = manager_and_client(&b, &lm_ch, lm_client);
 
 	/* Reply to each call but keep its buffer, until the client reports. */
 	pfd[0].fd = b.fd;
