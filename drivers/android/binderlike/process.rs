@@ -974,12 +974,7 @@ impl Process {
                 return;
             };
             let offset = ptr.wrapping_sub(base) as usize;
-            let Some(buffer) = inner
-                .alloc
-                .buffers
-                .get_mut(&offset)
-                .filter(|b| b.delivered)
-            else {
+            let Some(buffer) = inner.alloc.buffers.get_mut(&offset).filter(|b| b.delivered) else {
                 user_error!("BC_FREE_BUFFER of unknown buffer {ptr:#x}");
                 return;
             };
@@ -1047,7 +1042,9 @@ impl Process {
         let slot = node.state_mut(inner).async_todo.reserve(GFP_KERNEL)?;
         match inner.todo.reserve(GFP_ATOMIC) {
             Ok(room) => {
-                node.state_mut(inner).async_todo.push_reserved((t, room), slot);
+                node.state_mut(inner)
+                    .async_todo
+                    .push_reserved((t, room), slot);
                 Ok(())
             }
             Err(e) => {

@@ -224,7 +224,11 @@ mod tests {
     #[test]
     fn reserved_room_needs_no_allocation() -> Result {
         let mut q = Queue::new();
-        let rooms = [q.reserve(GFP_KERNEL)?, q.reserve(GFP_KERNEL)?, q.reserve(GFP_KERNEL)?];
+        let rooms = [
+            q.reserve(GFP_KERNEL)?,
+            q.reserve(GFP_KERNEL)?,
+            q.reserve(GFP_KERNEL)?,
+        ];
         let size = q.ring.len();
         // Pushes with and without reservations share the ring: the reserved
         // room is kept free.
