@@ -966,24 +966,35 @@ impl Process {
     /// `BC_FREE_BUFFER`: an address that is no delivered buffer is logged
     /// and ignored, as C does.
     fn free_buffer(&self, ptr: u64) {
-        let offset = {
+        let (offset, clear, taken) = {
             let mut inner = self.inner.lock();
             let inner = &mut *inner;
-            let Some(base) = inner.mapping.as_ref().map(|m| m.base) else {
+            let Some(mapping) = inner.mapping.as_ref() else {
                 user_error!("BC_FREE_BUFFER {ptr:#x} without a buffer");
                 return;
             };
-            let offset = ptr.wrapping_sub(base) as usize;
+            let offset = ptr.wrapping_sub(mapping.base) as usize;
             let Some(buffer) = inner.alloc.buffers.get_mut(&offset).filter(|b| b.delivered) else {
                 user_error!("BC_FREE_BUFFER of unknown buffer {ptr:#x}");
                 return;
             };
-            // No longer the receiver's: freeing it again is refused.
-            buffer.delivered = false;
-            offset
+            if buffer.clear {
+                // No longer the receiver's (freeing it again is refused),
+                // and zeroed below while its range is still reserved.
+                buffer.delivered = false;
+                (offset, Some((buffer.size, mapping.clone())), None)
+            } else {
+                (offset, None, Self::take_buffer(inner, offset))
+            }
         };
-        self.clear_buffer(offset);
-        let buffer = Self::take_buffer(&mut self.inner.lock(), offset);
+        let buffer = match clear {
+            Some((size, mapping)) => {
+                // The range is within the mapping it was allocated in.
+                let _ = mapping.zero(offset, size);
+                Self::take_buffer(&mut self.inner.lock(), offset)
+            }
+            None => taken,
+        };
         if let Some(buffer) = buffer {
             self.release_held(buffer.held);
         }

@@ -35,6 +35,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -728,6 +729,22 @@ static int b_next(struct binder *b, struct br *br)
 	}
 }
 
+
+/*
+ * Freeze notifications (Linux 6.14), which this machine's UAPI headers may
+ * predate: as include/uapi/linux/android/binder.h of 7.3 defines them.
+ */
+struct fz_frozen_state_info {
+	binder_uintptr_t cookie;
+	__u32 is_frozen;
+	__u32 reserved;
+};
+#define FZ_BR_FROZEN_BINDER	_IOR('r', 21, struct fz_frozen_state_info)
+#define FZ_BR_CLEAR_DONE	_IOR('r', 22, binder_uintptr_t)
+#define FZ_BC_REQUEST		_IOW('c', 19, struct binder_handle_cookie)
+#define FZ_BC_CLEAR		_IOW('c', 20, struct binder_handle_cookie)
+#define FZ_BC_DONE		_IOW('c', 21, binder_uintptr_t)
+
 /* -- Sequences of return commands -- */
 
 static void seq_add(struct seq *s, const struct br *br)
@@ -749,8 +766,17 @@ static void seq_add(struct seq *s, const struct br *br)
 		break;
 	case BR_DEAD_BINDER:
 	case BR_CLEAR_DEATH_NOTIFICATION_DONE:
+	case FZ_BR_CLEAR_DONE:
 		it->a = br->cookie;
 		break;
+	case FZ_BR_FROZEN_BINDER: {
+		struct fz_frozen_state_info info;
+
+		memcpy(&info, br->raw, sizeof(info));
+		it->a = info.cookie;
+		it->b = info.is_frozen;
+		break;
+	}
 	case BR_TRANSACTION:
 	case BR_REPLY:
 		it->a = br->tr.code;
@@ -2010,12 +2036,19 @@ static void t_nonblocking(void)
 	EXPECT_EQ("epoll_wait for a one-way transaction", n, 1);
 	if (n == 1)
 		EXPECT_HEX("epoll events", ev.events, EPOLLIN);
+	/*
+	 * The client exits first: it closes its copy of our descriptor, and
+	 * C flushes on every close, which marks our threads to return (so
+	 * poll reports EPOLLIN) until their next ioctl. The reads below are
+	 * that ioctl; checked before them, the result depended on whether the
+	 * client had exited yet.
+	 */
+	hear(nb_ch.fd[0]);
+	reap(pid, "client");
 	b_recv_txn(&b, &t, "looper after epoll");
 	EXPECT_HEX("code", t.tr.code, NB_CODE + 2);
 	b_free(&b, t.tr.data.ptr.buffer);
 	EXPECT_EQ("epoll_wait after reading", epoll_wait(ep, &ev, 1, 0), 0);
-	hear(nb_ch.fd[0]);
-	reap(pid, "client");
 	close(ep);
 }
 
@@ -2993,6 +3026,90 @@ static void t_death(void)
 	b_expect_idle(&b, 0, "client at the end");
 }
 
+/* -- freeze-probe -- */
+
+#define FP_COOKIE	0xf7ee
+
+/*
+ * Whether the driver of `path` says it has freeze notifications, as
+ * libbinder asks: the file features/freeze_notification beside the device
+ * in its binderfs reads 1.
+ */
+static bool freeze_advertised(const char *path)
+{
+	char real[PATH_MAX], features[PATH_MAX + 64], value[4] = "";
+	char *slash;
+	FILE *f;
+
+	if (!realpath(path, real))
+		fail("realpath %s: %s", path, strerror(errno));
+	slash = strrchr(real, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(features, sizeof(features), "%s/features/freeze_notification", real);
+	f = fopen(features, "r");
+	if (!f)
+		return false;
+	if (!fgets(value, sizeof(value), f))
+		value[0] = '\0';
+	fclose(f);
+	return value[0] == '1';
+}
+
+/*
+ * libbinder sends BC_REQUEST_FREEZE_NOTIFICATION only where the driver's
+ * binderfs says features/freeze_notification is 1. C binder does: the
+ * request is taken and the node's state comes back at once as
+ * BR_FROZEN_BINDER (not frozen), a clear as
+ * BR_CLEAR_FREEZE_NOTIFICATION_DONE. A driver that does not say so
+ * (binderlike, which has no binderfs) must reject the command cleanly, as
+ * C rejects a command it does not know: EINVAL, write_consumed at the
+ * command (the commands before it done), nothing queued.
+ */
+static void t_freeze_probe(void)
+{
+	binder_size_t consumed;
+	struct seq s = { 0 };
+	struct binder b;
+	struct wbuf w;
+	pid_t mgr;
+
+	b_init(&b, 0, MAP_SIZE);
+	b_enter_looper(&b);
+	chan_init(&dt_mgr);
+	mgr = spawn(dt_manager, NULL);
+	hear(dt_mgr.fd[0]);
+	w.len = 0;
+	bc_u32(&w, BC_INCREFS, 0);
+	bc_handle_cookie(&w, FZ_BC_REQUEST, 0, FP_COOKIE);
+	if (freeze_advertised(dev)) {
+		b_write(&b, &w);
+		b_until(&b, &s, NULL, FZ_BR_FROZEN_BINDER, 0);
+		seq_check(&s, "freeze notification requested", FZ_BR_FROZEN_BINDER, 0);
+		EXPECT_HEX("cookie", s.it[0].a, FP_COOKIE);
+		EXPECT_EQ("is_frozen", s.it[0].b, 0);
+		/* Acknowledged first: C holds a clear back until then. */
+		w.len = 0;
+		bc_ptr(&w, FZ_BC_DONE, FP_COOKIE);
+		bc_handle_cookie(&w, FZ_BC_CLEAR, 0, FP_COOKIE);
+		b_write(&b, &w);
+		memset(&s, 0, sizeof(s));
+		b_until(&b, &s, NULL, FZ_BR_CLEAR_DONE, 0);
+		seq_check(&s, "freeze notification cleared",
+			  FZ_BR_CLEAR_DONE, 0);
+		EXPECT_HEX("cookie", s.it[0].a, FP_COOKIE);
+	} else {
+		EXPECT_RES("BC_REQUEST_FREEZE_NOTIFICATION without the feature",
+			   raw_write(b.fd, w.data, w.len, &consumed), -EINVAL);
+		EXPECT_EQ("write_consumed (BC_INCREFS before it done)", consumed,
+			  sizeof(uint32_t) * 2);
+	}
+	b_expect_idle(&b, 0, "after the freeze probe");
+	/* The reference BC_INCREFS took is there either way. */
+	rc_ok(&b, BC_DECREFS, 0, "after the freeze probe");
+	kill_reap(mgr);
+}
+
 /* -- dead-server -- */
 
 #define DS_CODE 0x64730000
@@ -3693,6 +3810,7 @@ static const struct scenario scenarios[] = {
 	{ "two-sync", t_two_sync },
 	{ "loopers", t_loopers },
 	{ "death", t_death },
+	{ "freeze-probe", t_freeze_probe },
 	{ "dead-server", t_dead_server },
 	{ "fd-passing", t_fd_passing },
 	{ "malformed", t_malformed },
