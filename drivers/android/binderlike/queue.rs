@@ -152,7 +152,7 @@ impl<T> Queue<T> {
             if found.is_none() && f(&item) {
                 found = Some(item);
             } else {
-                // Into the slot just popped: within the ring.
+                // After the last item: the pop above made room for it.
                 self.put(item);
             }
         }
