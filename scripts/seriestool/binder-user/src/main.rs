@@ -105,6 +105,11 @@ fn check(ok: bool, what: &str) {
     if !ok {
         fail(what);
     }
+    passed(what);
+}
+
+/// Reports `what` as passed, with the time since the client started.
+fn passed(what: &str) {
     let ms = START.get().map_or(0, |t| t.elapsed().as_millis());
     println!("binder-user: ok {what} ({ms} ms)");
 }
@@ -183,7 +188,7 @@ fn client() {
         Ok(sum) if sum == want => Ok(()),
         got => Err(format!("the service's sum is {got:?} of {want}")),
     });
-    check(true, "1000 oneway calls arrive");
+    passed("1000 oneway calls arrive");
     let pid = echo.pid().unwrap_or_else(|e| fail(&format!("pid: {e:?}")));
     let (tx, rx) = mpsc::channel();
     let recipient: Arc<dyn DeathRecipient> = Arc::new(Death(tx));
@@ -213,7 +218,7 @@ fn client() {
             Some(_) => Err("the service manager still has it".into()),
         },
     );
-    check(true, "service manager drops the dead service");
+    passed("service manager drops the dead service");
     drop(recipient);
 }
 
