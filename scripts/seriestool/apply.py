@@ -214,3 +214,73 @@ def apply(tree, base, src=REPO, branch="series"):
     git(["checkout", "-q", "-f", "-B", branch, tip], tree)
     git(["update-ref", APPLIED_REF, tip], tree)
     return series, commits
+
+
+def commit_meta(repo, commit):
+    """The environment that recreates `commit`'s author and committer."""
+    an, ae, ad, cn, ce, cd = git(["log", "-1", "--format=%an%n%ae%n%aI%n%cn%n%ce%n%cI",
+                                  commit], repo).split("\n")
+    return dict(os.environ, GIT_AUTHOR_NAME=an, GIT_AUTHOR_EMAIL=ae, GIT_AUTHOR_DATE=ad,
+                GIT_COMMITTER_NAME=cn, GIT_COMMITTER_EMAIL=ce, GIT_COMMITTER_DATE=cd)
+
+
+def pick(repo, parent, commit, label):
+    """`commit` applied onto `parent` as a new commit (same message, author and
+    dates), made with a three-way merge of trees: no work tree is touched."""
+    res = subprocess.run(["git", "-C", repo, "merge-tree", "--write-tree", "--no-messages",
+                          f"--merge-base={commit}^", parent, commit], text=True,
+                         capture_output=True)
+    if res.returncode != 0:
+        files = [l.split("\t", 1)[-1] for l in res.stdout.splitlines()[1:] if "\t" in l]
+        raise SeriesError(f"{label} does not apply without the patches of the postings it "
+                          f"does not require (conflicts in {', '.join(sorted(set(files))) or '?'}"
+                          "): add the posting it needs to its 'Requires:' line in `series`, "
+                          "or move the patch it needs into a posting it requires")
+    tree = res.stdout.split()[0]
+    msg = git(["log", "-1", "--format=%B", commit], repo)
+    return git(["commit-tree", tree, "-p", parent, "-F", "-"], repo,
+               env=commit_meta(repo, commit), input=msg + "\n")
+
+
+def posting_chains(repo, base, series, commits):
+    """For each posting, the commits of its own tree: base, then the patches
+    of the postings it requires, then its own, in the order of `series`.
+    A posting whose closure is every posting up to it shares the applied
+    commits; any other gets its patches picked onto base anew, which fails
+    if one needs a patch of a posting it does not require. Sets the
+    branches posting/<name> to the tips. Returns {name: [commit, ...]}."""
+    of = {p.number: c for p, c in zip(series.patches, commits)}
+    chains = {}
+    for posting in series.postings:
+        patches = [p for q in series.closure(posting.name) for p in q.patches]
+        if series.is_prefix(posting.name):
+            chain = [of[p.number] for p in patches]
+        else:
+            chain, parent = [], base
+            for p in patches:
+                parent = pick(repo, parent, of[p.number],
+                              f"posting {posting.name}: {p.label()}")
+                chain.append(parent)
+        git(["branch", "-f", f"posting/{posting.name}", chain[-1]], repo)
+        chains[posting.name] = chain
+    return chains
+
+
+def as_submitter(repo, base, chain, who):
+    """`chain` (commits on `base`) made anew with `who` = (name, email) as
+    author and committer and their Signed-off-by as the last trailer, as
+    the submitter of patches they wrote with an assistant sends them
+    (Documentation/process/coding-assistants.rst). Returns the commits."""
+    name, email = who
+    signoff = f"Signed-off-by: {name} <{email}>"
+    out, parent = [], base
+    for c in chain:
+        env = dict(commit_meta(repo, c), GIT_AUTHOR_NAME=name, GIT_AUTHOR_EMAIL=email,
+                   GIT_COMMITTER_NAME=name, GIT_COMMITTER_EMAIL=email)
+        msg = git(["log", "-1", "--format=%B", c], repo).rstrip("\n")
+        if signoff not in msg.splitlines():
+            msg += "\n" + signoff
+        parent = git(["commit-tree", f"{c}^{{tree}}", "-p", parent, "-F", "-"], repo,
+                     env=env, input=msg + "\n")
+        out.append(parent)
+    return out

@@ -149,17 +149,17 @@ def bisect_range(commits, first):
     return commits[first - 1:]
 
 
-def bisect(tree, base, commits, profile, first=1):
-    """Builds every commit of the series from patch `first` on (in a worktree,
-    reusing one build dir)."""
-    total = len(commits)
-    commits = bisect_range(commits, first)
-    bdir = profile.build_dir("bisect")
-    wt = os.path.join(os.path.dirname(bdir), "bisect-src")
+def bisect(tree, base, commits, profile, *, numbers, total, dirname=""):
+    """Builds each of `commits` (patches `numbers` of `total`) in a worktree,
+    reusing one build dir: that of the applied series, or with `dirname`
+    one of its own (a posting built on the base with only what it
+    requires). Returns the failures."""
+    bdir = profile.build_dir("bisect" + (f"-{dirname}" if dirname else ""))
+    wt = os.path.join(os.path.dirname(bdir), os.path.basename(bdir) + "-src")
     if not os.path.exists(wt):
         git(["worktree", "add", "-q", "--detach", wt, base], tree)
     failures = []
-    for n, commit in enumerate(commits, first):
+    for n, commit in zip(numbers, commits):
         git(["checkout", "-q", "-f", "--detach", commit], wt)
         subject = git(["log", "-1", "--format=%s", commit], wt)
         try:

@@ -16,6 +16,7 @@ from . import demo
 from . import importer
 from . import kunit as kunit_mod
 from . import mail as mail_mod
+from . import prep as prep_mod
 from . import profiles
 from . import setup as setup_mod
 from . import tree as tree_mod
@@ -32,7 +33,7 @@ class Pipeline:
     def __init__(self, args, with_setup=False):
         self.tree_arg = getattr(args, "tree", None)
         self.with_setup = with_setup
-        self._tree = self._applied = None
+        self._tree = self._applied = self._chains = None
         self._built = {}
 
     def setup(self):
@@ -65,6 +66,15 @@ class Pipeline:
     def checkout(self):
         return self.applied()[0]
 
+    def chains(self):
+        """{posting: its commits on the base}, with branches posting/<name>."""
+        if self._chains is None:
+            checkout, base, series, commits = self.applied()
+            done = step("postings")
+            self._chains = apply_mod.posting_chains(checkout, base, series, commits)
+            done(f"({len(series.postings)} postings, branches posting/<name>)")
+        return self._chains
+
     def built(self, profile):
         """The build directory of `profile`, built. A build that failed is
         not tried again: the steps that need it fail with its error."""
@@ -95,9 +105,17 @@ def do_tree(args):
 
 
 def do_apply(args):
-    checkout, _, series, commits = Pipeline(args).applied()
-    for p, c in zip(series.patches, commits):
-        info(f"    {c[:12]} {p.subject}")
+    pipe = Pipeline(args)
+    checkout, _, series, commits = pipe.applied()
+    of = dict(zip((p.number for p in series.patches), commits))
+    chains = pipe.chains()
+    for posting in series.postings:
+        need = [q.name for q in series.closure(posting.name)][:-1]
+        info(f"  posting {posting.name} ({len(posting.patches)} patches"
+             + (f"; requires {', '.join(need)}" if need else "")
+             + f"): branch posting/{posting.name} at {chains[posting.name][-1][:12]}")
+        for p in posting.patches:
+            info(f"    {of[p.number][:12]} {p.number:3d} {p.subject}")
     print(checkout)
     return 0
 
@@ -147,12 +165,64 @@ def do_vmtest(args):
 
 
 def do_mail(args):
-    checkout, base, series, _ = Pipeline(args).applied()
+    pipe = Pipeline(args)
+    checkout, base, series, _ = pipe.applied()
     out = args.out or os.path.join(CACHE, "mails")
-    mails = mail_mod.mail(checkout, base, series, out)
-    for m in mails:
-        info(f"    {m}")
-    info(f"{len(mails)} mails in {out} (nothing was sent; see README.md for b4)")
+    posted = mail_mod.mail(checkout, base, series, pipe.chains(), out)
+    for p in posted:
+        need = [q.name for q in series.closure(p.posting.name)][:-1]
+        info(f"  {p.directory}: {len(p.mails)} mails"
+             + (f" (requires {', '.join(need)})" if need else ""))
+        info(f"      To: {', '.join(p.to)}")
+        info(f"      Cc: {', '.join(p.cc)}")
+    info(f"{sum(len(p.mails) for p in posted)} mails in {len(posted)} postings in {out} "
+         "(nothing was sent; see README.md for b4)")
+    return 0
+
+
+def b4_check(pipe):
+    """The b4 route of README.md, run for the two smallest postings: the
+    submitter's branch enrolled, `b4 prep --check` without errors (its
+    checkpatch run finds an author without their Signed-off-by), and `b4
+    send -o` writing a mail per patch and the cover letter."""
+    checkout, base, series, _ = pipe.applied()
+    chains = pipe.chains()
+    problems = []
+    for posting in sorted(series.postings, key=lambda p: len(p.patches))[:2]:
+        wt, who = prep_mod.prep(checkout, base, series, chains, posting.name)
+        summary, errors = prep_mod.check(wt, who)
+        info(f"    b4 prep --check of {posting.name}: {summary}")
+        problems += [f"{posting.name}: {e}" for e in errors]
+        out = os.path.join(CACHE, "b4", f"{posting.name}-sent")
+        sent = prep_mod.send(wt, who, out)
+        want = len(posting.patches) + (1 if len(posting.patches) > 1 else 0)
+        if len(sent) != want:
+            problems.append(f"{posting.name}: b4 send -o wrote {len(sent)} mails, not {want}")
+        for name in sent:
+            with open(os.path.join(out, name)) as f:
+                text = f.read()
+            if name.startswith("0000"):
+                continue
+            author = re.search(r"^From: (.*)$", text, re.M).group(1)
+            if f"Signed-off-by: {who[0]} <{who[1]}>" not in text or who[1] not in author:
+                problems.append(f"{posting.name}: {name} is not from and signed off by "
+                                f"the submitter {who[0]} <{who[1]}>")
+    return problems
+
+
+def do_prep(args):
+    pipe = Pipeline(args)
+    checkout, base, series, _ = pipe.applied()
+    if args.posting not in [p.name for p in series.postings]:
+        raise SeriesError(f"no posting {args.posting}; the postings are: "
+                          + ", ".join(p.name for p in series.postings))
+    done = step(f"prep {args.posting}")
+    wt, _ = prep_mod.prep(checkout, base, series, pipe.chains(), args.posting)
+    done()
+    info(f"b4 branch b4/{args.posting} in {wt}; next, there:")
+    info(f"    {prep_mod.setup_mod.b4_path()} prep --check")
+    info(f"    {prep_mod.setup_mod.b4_path()} --offline-mode send -o /tmp/outgoing --no-sign")
+    print(wt)
     return 0
 
 
@@ -174,10 +244,12 @@ def static_checks(pipe, *, clippy=True):
 
     def mails():
         out = os.path.join(CACHE, "mails-check")
-        files = mail_mod.mail(checkout, base, series, out)
-        n = mail_mod.am_roundtrip(checkout, base, files)
-        info(f"    git am of {n} mail(s) onto the untouched base gives the series' tree")
-        errors, warnings = mail_mod.checkpatch(checkout, files)
+        chains = pipe.chains()
+        posted = mail_mod.mail(checkout, base, series, chains, out)
+        for line in mail_mod.am_postings(checkout, base, series, chains, posted,
+                                         pipe.applied()[3][-1]):
+            info(f"    {line}")
+        errors, warnings = mail_mod.checkpatch(checkout, [m for p in posted for m in p.patches])
         for w in warnings:
             info(f"    checkpatch: {w}")
         return errors
@@ -185,7 +257,11 @@ def static_checks(pipe, *, clippy=True):
     results.append(check_mod.run_check("rustfmtcheck", fmt))
     results.append(check_mod.run_check("zero-unsafe in drivers", unsafe))
     results.append(check_mod.run_check(
-        "mail: format-patch, git am, checkpatch --strict (with spdxcheck and codespell)", mails))
+        "mail: a directory per posting, git am of each onto the base with what it requires, "
+        "checkpatch --strict (with spdxcheck and codespell)", mails))
+    results.append(check_mod.run_check(
+        "b4: the prep route (scripts/series prep) of the smallest postings, b4 prep --check "
+        "without errors", lambda: b4_check(pipe)))
     if clippy:
         results.append(check_mod.run_check(
             "clippy: the CLIPPY=1 build of vm without warnings (Rust lints, objtool)",
@@ -214,10 +290,34 @@ def do_check(args):
     else:
         passed, failed = static_checks(pipe)
     if args.bisect:
-        checkout, base, _, commits = pipe.applied()
-        built = check_mod.bisect_range(commits, args.first)
-        failures = check_mod.bisect(checkout, base, commits, profiles.VM, first=args.first)
-        passed, failed = passed + len(built) - len(failures), failed + len(failures)
+        checkout, base, series, commits = pipe.applied()
+        check_mod.bisect_range(commits, args.first)
+        names = [p.name for p in series.postings]
+        unknown = [n for n in args.posting or [] if n not in names]
+        if unknown:
+            raise SeriesError(f"--posting {', '.join(unknown)}: the postings are "
+                              + ", ".join(names))
+        chains = pipe.chains()
+        for posting in series.postings:
+            if args.posting and posting.name not in args.posting:
+                continue
+            own = chains[posting.name][-len(posting.patches):]
+            first = posting.patches[0].number
+            wanted = [(p.number, c) for p, c in zip(posting.patches, own)
+                      if p.number >= args.first]
+            if not wanted:
+                continue
+            done = step(f"bisect posting {posting.name} ({len(wanted)} of its "
+                        f"{len(own)} commits)")
+            # A posting with exactly what comes before it shares the commits of
+            # the applied series (one build directory for all of those); any
+            # other is built in its own tree (its prerequisites below it).
+            where = "" if series.is_prefix(posting.name) else posting.name
+            failures = check_mod.bisect(checkout, base, [c for _, c in wanted], profiles.VM,
+                                        numbers=[n for n, _ in wanted], dirname=where,
+                                        total=len(series.patches))
+            done()
+            passed, failed = passed + len(wanted) - len(failures), failed + len(failures)
     info(f"check: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
@@ -358,8 +458,14 @@ def parser():
     sp.add_argument("--bisect", action="store_true", help="also build every commit (slow)")
     sp.add_argument("--from", dest="first", type=int, default=1, metavar="N",
                     help="with --bisect: build patch N (1-based) and those after it only")
+    sp.add_argument("--posting", action="append", metavar="NAME",
+                    help="with --bisect: only this posting (repeatable); each is built on "
+                         "the base with only the postings it requires")
     sp = add("mail", do_mail, "export the series as numbered mails (never sends)")
     sp.add_argument("--out", help=f"output directory (default {CACHE}/mails)")
+    sp = add("prep", do_prep, "a posting as a b4 branch authored and signed off by you, "
+                              "in a worktree of its own, enrolled with b4 prep")
+    sp.add_argument("posting", help="the posting's name (see `apply`)")
     sp = add("run", do_run, "set up, build, boot and show the drivers side by side")
     sp.add_argument("--tree", help="use your own mainline git checkout (7.3 or later)")
     sp = add("test", do_test, "what CI runs; ends with `N passed, N failed`")

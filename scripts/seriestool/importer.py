@@ -7,7 +7,9 @@ Work on the series as git commits in the applied tree (commit, `git rebase -i`,
 into the project's form: each commit becomes a patch; the first time a file is
 touched it goes under `Files:` (whole if the series adds it, as `<path>.patch`
 against the base if it exists upstream); later changes go under `Diff:`. The
-cover letter of the existing `series` is kept. The result is checked by
+postings of the existing `series` are kept: a commit goes to the posting of
+the patch with its subject, a commit with a new subject to the posting of the
+commit before it (move the `Posting:` lines by hand to cut differently). The result is checked by
 rebuilding the commits from it and comparing trees.
 """
 
@@ -52,16 +54,54 @@ def commit_patches(repo, base, branch):
     return out
 
 
-def render(cover_subject, cover_body, patches):
-    """The text of `series` for the parsed patches (seriesfile.Patch objects)."""
-    parts = [f"Cover: {cover_subject}\n\n{cover_body}\n"]
-    for p in patches:
-        text = f"Patch: {p.subject}\n\n{p.body}\n\nFiles:\n"
-        text += "".join(f"    {f}\n" for f in p.files) if p.files else ""
-        if p.diff:
-            text += "Diff:\n" + p.diff
-        parts.append(text)
+def render(postings):
+    """The text of `series` for the postings (seriesfile.Posting objects)."""
+    parts = []
+    for posting in postings:
+        head = f"Posting: {posting.name}\n"
+        if posting.requires:
+            head += f"Requires: {' '.join(posting.requires)}\n"
+        if posting.cover_subject:
+            head += f"Cover: {posting.cover_subject}\n\n{posting.cover_body}\n"
+        parts.append(head)
+        for p in posting.patches:
+            text = f"Patch: {p.subject}\n\n{p.body}\n\nFiles:\n"
+            text += "".join(f"    {f}\n" for f in p.files) if p.files else ""
+            if p.diff:
+                text += "Diff:\n" + p.diff
+            parts.append(text)
     return "\n".join(parts)
+
+
+def regroup(old, patches):
+    """The postings of `old` holding `patches`: each patch goes to the posting
+    of the old patch with its subject, a new subject to the posting of the
+    patch before it. A posting that ends up empty is dropped; one whose
+    patches are no longer together is an error."""
+    home = {p.subject: posting.name for posting in old.postings for p in posting.patches}
+    order = [posting.name for posting in old.postings]
+    current = order[0]
+    groups = {name: [] for name in order}
+    sequence = []
+    for p in patches:
+        current = home.get(p.subject, current)
+        if not sequence or sequence[-1] != current:
+            if current in sequence:
+                raise SeriesError(f"'{p.subject}' of posting {current} comes after patches "
+                                  f"of posting {sequence[-1]}: keep each posting's patches "
+                                  "together, or move the 'Posting:' lines in `series`")
+            sequence.append(current)
+        groups[current].append(p)
+    if sequence != [n for n in order if groups[n]]:
+        raise SeriesError("the commits put the postings in a new order ("
+                          + ", ".join(sequence) + "): reorder the 'Posting:' sections of "
+                          "`series` to match")
+    out = []
+    for posting in old.postings:
+        if groups[posting.name]:
+            posting.patches = groups[posting.name]
+            out.append(posting)
+    return out
 
 
 def import_branch(repo, base, branch="series", dst=REPO):
@@ -89,7 +129,7 @@ def import_branch(repo, base, branch="series", dst=REPO):
         diff = _diff(repo, f"{c}^", c, again) if again else ""
         patches.append(seriesfile.Patch(n, subject, body, files, diff))
 
-    text = render(old.cover_subject, old.cover_body, patches)
+    text = render(regroup(old, patches))
     try:
         seriesfile.parse(text)
     except seriesfile.FormatError as e:

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tempfile
 
+from . import apply as apply_mod
 from .common import CACHE, REPO, SeriesError, git
 
 
@@ -32,50 +33,125 @@ def submitter():
     return name, email
 
 
-def mail(tree, base, series, out, branch="series", version=None):
-    """Writes 0000-cover-letter.patch and one mail per patch into `out`."""
-    name, email = submitter()
+def posting_dir(out, index, posting):
+    return os.path.join(out, f"{index:02d}-{posting.name}")
+
+
+def recipients(tree, diff):
+    """(to, cc) for a diff by scripts/get_maintainer.pl: the maintainers of
+    what it touches, then its reviewers and lists."""
+    with tempfile.NamedTemporaryFile("w", suffix=".patch") as f:
+        f.write(diff)
+        f.flush()
+
+        def ask(*roles):
+            out = subprocess.run(["perl", "scripts/get_maintainer.pl", "--no-git",
+                                  "--no-git-fallback", "--no-rolestats", *roles, f.name],
+                                 cwd=tree, capture_output=True, text=True)
+            if out.returncode != 0:
+                raise SeriesError(f"scripts/get_maintainer.pl failed:\n{out.stderr.strip()}")
+            return [l.strip() for l in out.stdout.splitlines() if l.strip()]
+        to = ask("--m", "--nor", "--nol")
+        return to, [a for a in ask("--nom", "--r", "--l") if a not in to]
+
+
+class Posted:
+    """What `mail` wrote for one posting."""
+
+    def __init__(self, posting, directory, mails, to, cc):
+        self.posting, self.directory, self.mails = posting, directory, mails
+        self.to, self.cc = to, cc
+
+    @property
+    def patches(self):
+        """The mails of the patches (not the cover letter)."""
+        return [m for m in self.mails if not os.path.basename(m).startswith("0000-")]
+
+
+def mail(tree, base, series, chains, out, version=None):
+    """Writes one directory per posting into `out`, NN-<name>, with its
+    cover letter (0000-cover-letter.patch) and one mail per patch, To and
+    Cc from get_maintainer.pl, `base-commit:` and, for the patches of the
+    postings it requires, `prerequisite-patch-id:`. The commits are made
+    anew with the submitter as author and their Signed-off-by."""
+    who = submitter()
+    name, email = who
     if os.path.isdir(out):
-        for old in glob.glob(os.path.join(out, "*.patch")):
-            os.remove(old)
-    os.makedirs(out, exist_ok=True)
-    description = series.cover_subject + "\n\n" + series.cover_body + "\n"
-    git(["config", f"branch.{branch}.description", description], tree)
+        shutil.rmtree(out)
+    os.makedirs(out)
     env = dict(os.environ, GIT_COMMITTER_NAME=name, GIT_COMMITTER_EMAIL=email)
-    args = ["format-patch", "-q", "--cover-letter", "--cover-from-description=subject",
-            f"--base={base}", "--signoff", "--thread=shallow", "-o", out,
-            f"--from={name} <{email}>"]
-    if version:
-        args.append(f"-v{version}")
-    git(args + [f"{base}..{branch}"], tree, env=env)
-    mails = sorted(glob.glob(os.path.join(out, "*.patch")))
-    if len(mails) != len(series.patches) + 1:
-        raise SeriesError(f"format-patch wrote {len(mails)} mails for "
-                          f"{len(series.patches)} patches")
-    return mails
+    posted = []
+    for index, posting in enumerate(series.postings, 1):
+        chain = apply_mod.as_submitter(tree, base, chains[posting.name], who)
+        own = len(posting.patches)
+        start = f"{chain[-own]}^"
+        branch = f"mail/{posting.name}"
+        git(["branch", "-f", branch, chain[-1]], tree)
+        to, cc = recipients(tree, git(["diff", start, chain[-1]], tree))
+        directory = posting_dir(out, index, posting)
+        args = ["format-patch", "-q", f"--base={base}", "--thread=shallow", "-o", directory,
+                f"--from={name} <{email}>"] + [f"--to={a}" for a in to] + \
+            [f"--cc={a}" for a in cc]
+        if posting.cover_subject:
+            git(["config", f"branch.{branch}.description",
+                 posting.cover_subject + "\n\n" + posting.cover_body + "\n"], tree)
+            args += ["--cover-letter", "--cover-from-description=subject"]
+        if version:
+            args.append(f"-v{version}")
+        git(args + [f"{start}..{branch}"], tree, env=env)
+        mails = sorted(glob.glob(os.path.join(directory, "*.patch")))
+        want = own + (1 if posting.cover_subject else 0)
+        if len(mails) != want:
+            raise SeriesError(f"posting {posting.name}: format-patch wrote {len(mails)} mails "
+                              f"for {own} patches")
+        posted.append(Posted(posting, directory, mails, to, cc))
+    return posted
 
 
-def am_roundtrip(tree, base, mails, branch="series"):
+def am(tree, base, mails, want_tree, what):
     """Applies the patch mails with `git am` onto an untouched checkout of the
-    base and checks the result is the applied series' tree."""
+    base and checks the result is `want_tree`. Returns the commit count."""
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
         wt = os.path.join(tmp, "am")
         git(["worktree", "add", "-q", "--detach", wt, base], tree)
         try:
             env = dict(os.environ, GIT_COMMITTER_NAME="am", GIT_COMMITTER_EMAIL="am@localhost")
-            res = subprocess.run(["git", "-C", wt, "am", "-q"] + mails[1:], env=env,
+            res = subprocess.run(["git", "-C", wt, "am", "-q"] + mails, env=env,
                                  capture_output=True, text=True)
             if res.returncode != 0:
-                raise SeriesError(f"git am of the mails onto the base failed:\n{res.stderr}")
-            got = git(["rev-parse", "HEAD^{tree}"], wt)
-            want = git(["rev-parse", f"{branch}^{{tree}}"], tree)
-            if got != want:
-                raise SeriesError("the mails applied with git am do not give the series' tree")
+                raise SeriesError(f"{what}: git am onto the base failed:\n{res.stderr}")
+            if git(["rev-parse", "HEAD^{tree}"], wt) != want_tree:
+                raise SeriesError(f"{what}: the mails applied with git am do not give the "
+                                  "tree of its branch")
             count = git(["rev-list", "--count", f"{base}..HEAD"], wt)
         finally:
             git(["worktree", "remove", "--force", wt], tree, check=False)
             shutil.rmtree(wt, ignore_errors=True)
     return int(count)
+
+
+def am_postings(tree, base, series, chains, posted, tip):
+    """Each posting's mails with those of the postings it requires, in order,
+    applied with git am onto the untouched base give its branch's tree, and
+    all postings' mails in order give the whole series (`tip`). Returns a
+    line per posting."""
+    by_name = {p.posting.name: p for p in posted}
+    report = []
+    for p in posted:
+        mails = [m for q in series.closure(p.posting.name) for m in by_name[q.name].patches]
+        want = git(["rev-parse", f"{chains[p.posting.name][-1]}^{{tree}}"], tree)
+        n = am(tree, base, mails, want, f"posting {p.posting.name}")
+        prereq = n - len(p.patches)
+        report.append(f"{p.posting.name}: {len(p.patches)} patch(es) apply with git am onto "
+                      "the base" + (f" after the {prereq} of the postings it requires"
+                                    if prereq else ""))
+    if len(series.postings) > 1:
+        mails = [m for p in posted for m in p.patches]
+        n = am(tree, base, mails, git(["rev-parse", f"{tip}^{{tree}}"], tree),
+               "all postings in order")
+        report.append(f"all {len(series.postings)} postings in order: {n} patches apply with "
+                      "git am onto the base and give the series' tree")
+    return report
 
 
 # checkpatch.pl's --codespell dictionary, as Debian's codespell installs it.
@@ -132,7 +208,7 @@ def checkpatch_parts(patches, jobs):
 def checkpatch(tree, mails, jobs=None):
     """Runs checkpatch --strict on the patch mails, one process per CPU (it
     takes minutes for a hundred patches); returns (errors, warnings) lines."""
-    parts = checkpatch_parts(mails[1:], jobs or os.cpu_count() or 1)
+    parts = checkpatch_parts(mails, jobs or os.cpu_count() or 1)
     procs = [subprocess.Popen(checkpatch_cmd(tree) + part, cwd=tree, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=checkpatch_env())
              for part in parts]

@@ -144,7 +144,7 @@ class ImportTest(Fixture):
         self.assertEqual(importer.import_branch(self.base_dir, self.base, "series", self.src), 2)
         self.assertFalse(os.path.exists(os.path.join(self.src, "rust/kernel/old.rs")))
         s = apply.load(self.src)
-        self.assertEqual(s.cover_subject, "the cover")
+        self.assertEqual(s.postings[0].cover_subject, "the cover")
         self.assertEqual(s.patches[0].files, ["MAINTAINERS.patch", "rust/kernel/foo.rs"])
         self.assertEqual(s.patches[1].files, ["rust/helpers/helpers.c.patch"])
         self.assertEqual(s.patches[1].diff_paths(), ["MAINTAINERS", "rust/kernel/foo.rs"])
@@ -214,8 +214,8 @@ class FormatTest(unittest.TestCase):
     def test_parse_fields(self):
         s = self.parse(f"Cover: the title\n\nLine one.\n\nPatch: rust: a: b\n\n{BODY}\n\n"
                        "Files:\n    x.rs\n    MAINTAINERS.patch\n")
-        self.assertEqual(s.cover_subject, "the title")
-        self.assertEqual(s.cover_body, "Line one.")
+        self.assertEqual(s.postings[0].cover_subject, "the title")
+        self.assertEqual(s.postings[0].cover_body, "Line one.")
         (p,) = s.patches
         self.assertEqual(p.files, ["x.rs", "MAINTAINERS.patch"])
         self.assertEqual(p.message, "rust: a: b\n\n" + BODY + "\n")
@@ -223,3 +223,141 @@ class FormatTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def posting_text(name, patches, requires="", cover=True):
+    text = f"Posting: {name}\n"
+    if requires:
+        text += f"Requires: {requires}\n"
+    if cover:
+        text += f"Cover: {name} cover\n\nWhat {name} is.\n\n"
+    for subject, path in patches:
+        text += f"Patch: {subject}\n\n{BODY}\n\nFiles:\n    {path}\n\n"
+    return text
+
+
+class PostingsTest(Fixture):
+    def three(self):
+        return (posting_text("fix", [("blk-mq: fix it", "a.c")], cover=False)
+                + posting_text("helpers", [("rust: a: add", "rust/a.rs"),
+                                           ("rust: b: add", "rust/b.rs")])
+                + posting_text("driver", [("block: rnull: add", "drivers/x.rs")],
+                               requires="helpers"))
+
+    def test_postings_number_patches_through_the_file(self):
+        s = seriesfile.parse(self.three())
+        self.assertEqual([p.name for p in s.postings], ["fix", "helpers", "driver"])
+        self.assertEqual([p.number for p in s.patches], [1, 2, 3, 4])
+        self.assertEqual(s.posting("driver").patches[0].number, 4)
+        self.assertEqual([p.name for p in s.closure("driver")], ["helpers", "driver"])
+        self.assertTrue(s.is_prefix("fix"))
+        self.assertFalse(s.is_prefix("helpers"))
+        self.assertFalse(s.is_prefix("driver"))
+
+    def test_a_cover_only_file_is_one_posting(self):
+        s = seriesfile.parse(f"Cover: c\n\nText.\n\nPatch: rust: a: b\n\n{BODY}\n\n"
+                             "Files:\n    x.rs\n")
+        self.assertEqual([p.name for p in s.postings], ["series"])
+        self.assertTrue(s.is_prefix("series"))
+
+    def test_bad_postings_are_refused(self):
+        bad = {
+            "requires a later posting": posting_text("a", [("rust: a: add", "a.rs")],
+                                                     requires="b")
+            + posting_text("b", [("rust: b: add", "b.rs")]),
+            "needs a cover letter": posting_text("a", [("rust: a: add", "a.rs"),
+                                                       ("rust: b: add", "b.rs")], cover=False),
+            "comes earlier": posting_text("a", [("rust: a: add", "a.rs")])
+            + posting_text("a", [("rust: b: add", "b.rs")]),
+            "has no patches": "Posting: a\nCover: c\n\nText.\n\n"
+            + posting_text("b", [("rust: b: add", "b.rs")]),
+            "name": posting_text("Bad_Name", [("rust: a: add", "a.rs")]),
+        }
+        for why, text in bad.items():
+            with self.subTest(why):
+                with self.assertRaises(seriesfile.FormatError):
+                    seriesfile.parse(text)
+
+    def test_render_keeps_postings_and_regroup_follows_subjects(self):
+        s = seriesfile.parse(self.three())
+        again = seriesfile.parse(importer.render(s.postings))
+        self.assertEqual([(p.name, p.requires, p.cover_subject, len(p.patches))
+                          for p in again.postings],
+                         [(p.name, p.requires, p.cover_subject, len(p.patches))
+                          for p in s.postings])
+        # A new patch joins the posting of the one before it; a reorder across
+        # postings is refused.
+        patches = s.patches
+        new = seriesfile.Patch(9, "rust: c: add", BODY, ["rust/c.rs"])
+        groups = importer.regroup(seriesfile.parse(self.three()),
+                                  patches[:3] + [new] + patches[3:])
+        self.assertEqual([p.subject for p in groups[1].patches],
+                         ["rust: a: add", "rust: b: add", "rust: c: add"])
+        with self.assertRaises(SeriesError):
+            importer.regroup(seriesfile.parse(self.three()),
+                             [patches[1], patches[0], patches[2], patches[3]])
+
+    def make(self, files):
+        """Commits on the base, one per (subject, path, text)."""
+        commits, parent = [], self.base
+        for subject, path, text in files:
+            wt = self.base_dir
+            sh(["git", "checkout", "-q", parent], wt)
+            write(wt, path, text)
+            sh(["git", "add", "-A"], wt)
+            sh(["git", "-c", "user.name=P", "-c", "user.email=p@p", "commit", "-q", "-m",
+                f"{subject}\n\n{BODY}"], wt)
+            parent = sh(["git", "rev-parse", "HEAD"], wt).strip()
+            commits.append(parent)
+        return commits
+
+    def test_chains_pick_a_posting_onto_its_prerequisites_only(self):
+        s = seriesfile.parse(self.three())
+        commits = self.make([("blk-mq: fix it", "a.c", "fix\n"),
+                             ("rust: a: add", "rust/a.rs", "a\n"),
+                             ("rust: b: add", "rust/b.rs", "b\n"),
+                             ("block: rnull: add", "drivers/x.rs", "x\n")])
+        chains = apply.posting_chains(self.base_dir, self.base, s, commits)
+        self.assertEqual(chains["fix"], commits[:1])
+        driver = chains["driver"]
+        self.assertEqual(len(driver), 3)
+        files = sh(["git", "ls-tree", "-r", "--name-only", driver[-1]], self.base_dir).split()
+        self.assertIn("drivers/x.rs", files)
+        self.assertNotIn("a.c", files)
+        self.assertEqual(sh(["git", "log", "-1", "--format=%an %s", driver[-1]],
+                            self.base_dir).strip(), "P block: rnull: add")
+        self.assertEqual(sh(["git", "rev-parse", "posting/driver"], self.base_dir).strip(),
+                         driver[-1])
+
+    def test_a_posting_that_needs_what_it_does_not_require_is_refused(self):
+        s = seriesfile.parse(self.three())
+        # The driver changes the file the fix brought in.
+        commits = self.make([("blk-mq: fix it", "a.c", "fix\n"),
+                             ("rust: a: add", "rust/a.rs", "a\n"),
+                             ("rust: b: add", "rust/b.rs", "b\n"),
+                             ("block: rnull: add", "a.c", "fix\nmore\n")])
+        with self.assertRaises(SeriesError) as e:
+            apply.posting_chains(self.base_dir, self.base, s, commits)
+        self.assertIn("posting driver", str(e.exception))
+        self.assertIn("Requires:", str(e.exception))
+
+    def test_as_submitter_authors_and_signs_off(self):
+        commits = self.make([("rust: a: add", "rust/a.rs", "a\n"),
+                             ("rust: b: add", "rust/b.rs", "b\n")])
+        mine = apply.as_submitter(self.base_dir, self.base, commits,
+                                  ("Jane Doe", "jane@example.org"))
+        for theirs, ours in zip(commits, mine):
+            self.assertEqual(sh(["git", "rev-parse", f"{theirs}^{{tree}}"], self.base_dir),
+                             sh(["git", "rev-parse", f"{ours}^{{tree}}"], self.base_dir))
+            author = sh(["git", "log", "-1", "--format=%an <%ae>", ours], self.base_dir)
+            self.assertEqual(author.strip(), "Jane Doe <jane@example.org>")
+            trailers = sh(["git", "log", "-1", "--format=%(trailers:only,unfold)", ours],
+                          self.base_dir).split("\n")
+            # checkpatch's NO_AUTHOR_SIGN_OFF: the author's own Signed-off-by,
+            # exactly, as the last trailer, after Assisted-by.
+            self.assertEqual([t for t in trailers if t],
+                             ["Assisted-by: LLM", "Signed-off-by: Jane Doe <jane@example.org>"])
+        again = apply.as_submitter(self.base_dir, self.base, mine,
+                                   ("Jane Doe", "jane@example.org"))
+        msg = sh(["git", "log", "-1", "--format=%B", again[-1]], self.base_dir)
+        self.assertEqual(msg.count("Signed-off-by:"), 1)
