@@ -68,6 +68,19 @@ class Posted:
         return [m for m in self.mails if not os.path.basename(m).startswith("0000-")]
 
 
+def fill_cover(path, subject, body):
+    """Puts the cover letter's subject and text where format-patch left its
+    placeholders."""
+    with open(path) as f:
+        text = f.read()
+    for mark in ("*** SUBJECT HERE ***", "*** BLURB HERE ***"):
+        if text.count(mark) != 1:
+            raise SeriesError(f"{path}: format-patch's cover letter lacks {mark!r}")
+    text = text.replace("*** SUBJECT HERE ***", subject).replace("*** BLURB HERE ***", body)
+    with open(path, "w") as f:
+        f.write(text)
+
+
 def mail(tree, base, series, chains, out, version=None):
     """Writes one directory per posting into `out`, NN-<name>, with its
     cover letter (0000-cover-letter.patch) and one mail per patch, To and
@@ -79,6 +92,7 @@ def mail(tree, base, series, chains, out, version=None):
     if os.path.isdir(out):
         shutil.rmtree(out)
     os.makedirs(out)
+    git(["config", "--unset-all", "branch.series.description"], tree, check=False)
     env = dict(os.environ, GIT_COMMITTER_NAME=name, GIT_COMMITTER_EMAIL=email)
     posted = []
     for index, posting in enumerate(series.postings, 1):
@@ -92,14 +106,18 @@ def mail(tree, base, series, chains, out, version=None):
         args = ["format-patch", "-q", f"--base={base}", "--thread=shallow", "-o", directory,
                 f"--from={name} <{email}>"] + [f"--to={a}" for a in to] + \
             [f"--cc={a}" for a in cc]
+        # Earlier versions kept the cover letter as a branch description: a
+        # value of many lines in the repository's config, which b4's
+        # git-filter-repo cannot read. The cover is filled in below instead.
+        git(["config", "--unset-all", f"branch.{branch}.description"], tree, check=False)
         if posting.cover_subject:
-            git(["config", f"branch.{branch}.description",
-                 posting.cover_subject + "\n\n" + posting.cover_body + "\n"], tree)
-            args += ["--cover-letter", "--cover-from-description=subject"]
+            args += ["--cover-letter", "--cover-from-description=none"]
         if version:
             args.append(f"-v{version}")
         git(args + [f"{start}..{branch}"], tree, env=env)
         mails = sorted(glob.glob(os.path.join(directory, "*.patch")))
+        if posting.cover_subject:
+            fill_cover(mails[0], posting.cover_subject, posting.cover_body)
         want = own + (1 if posting.cover_subject else 0)
         if len(mails) != want:
             raise SeriesError(f"posting {posting.name}: format-patch wrote {len(mails)} mails "

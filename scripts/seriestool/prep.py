@@ -21,7 +21,9 @@ def b4_env(who, extra=()):
     name, email = who
     settings = [("user.name", name), ("user.email", email),
                 ("sendemail.smtpserver", "localhost")] + list(extra)
-    env = dict(os.environ, GIT_CONFIG_COUNT=str(len(settings)))
+    # checkpatch, which b4 runs, runs scripts/spdxcheck.py with the system's
+    # python3 (where python3-ply is), not the one of b4's venv.
+    env = dict(mail_mod.checkpatch_env(), GIT_CONFIG_COUNT=str(len(settings)))
     for i, (k, v) in enumerate(settings):
         env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = k, v
     return env
@@ -83,6 +85,8 @@ def prep(checkout, base, series, chains, name):
                     f.write(f"patch-id: {pid}\n")
                 f.write(f"base-commit: {base}\n")
             b4(wt, who, ["prep", "--edit-deps"], [("core.editor", f"cp {deps}")])
+    # To and Cc from scripts/get_maintainer.pl of the worktree (offline).
+    b4(wt, who, ["--offline-mode", "prep", "--auto-to-cc"])
     return wt, who
 
 
