@@ -121,6 +121,9 @@ def build(tree, profile, extra=(), targets=("all",), label=None, bdir=None, earl
     """Builds `profile` (a profiles.Profile); returns the build directory.
     early: see configure()."""
     bdir = bdir or profile.build_dir()
+    # The tree of one posting lacks the options of the postings it does not
+    # require: those may be missing from its config.
+    early = early or bool(profile.posting)
     extra = (("CLIPPY=1",) if profile.clippy else ()) + tuple(extra)
     log = os.path.join(bdir, "build.log")
     label = label or f"build {profile.name}"

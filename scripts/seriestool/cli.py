@@ -21,7 +21,7 @@ from . import profiles
 from . import setup as setup_mod
 from . import tree as tree_mod
 from . import vm
-from .common import CACHE, REPO, TOOL, SeriesError, fmt_secs, info, step
+from .common import CACHE, REPO, TOOL, SeriesError, fmt_secs, git, info, step
 
 
 class Pipeline:
@@ -32,6 +32,7 @@ class Pipeline:
 
     def __init__(self, args, with_setup=False):
         self.tree_arg = getattr(args, "tree", None)
+        self.posting = getattr(args, "posting_tree", None)
         self.with_setup = with_setup
         self._tree = self._applied = self._chains = None
         self._built = {}
@@ -60,7 +61,38 @@ class Pipeline:
             series, commits = apply_mod.apply(checkout, base)
             done(f"({len(commits)} patches on {base[:12]})")
             self._applied = (checkout, base, series, commits)
+            if self.posting:
+                self._applied = (self.posting_tree(checkout, base, series, commits),
+                                 base, series, commits)
         return self._applied
+
+    def posting_tree(self, checkout, base, series, commits):
+        """A worktree with the tree of one posting (base, what it requires,
+        it), for --posting: CACHE/postings/<name>."""
+        names = [p.name for p in series.postings]
+        if self.posting not in names:
+            raise SeriesError(f"--posting {self.posting}: the postings are {', '.join(names)}")
+        done = step(f"posting {self.posting}")
+        self._chains = apply_mod.posting_chains(checkout, base, series, commits)
+        wt = os.path.join(CACHE, "postings", self.posting)
+        if not os.path.exists(wt):
+            git(["worktree", "add", "-q", "--detach", wt, base], checkout)
+        git(["checkout", "-q", "-f", "--detach", f"posting/{self.posting}"], wt)
+        need = [q.name for q in series.closure(self.posting)]
+        done(f"({wt}: {', '.join(need)})")
+        return wt
+
+    def profile(self, profile):
+        """`profile`, for the tree of --posting if given."""
+        return profile.for_posting(self.posting) if self.posting else profile
+
+    def vm_tests(self, tests):
+        """The VM tests to run: those asked for, or all (with --posting, those
+        of the postings its tree has)."""
+        if tests or not self.posting:
+            return tests
+        series = self.applied()[2]
+        return vm.tests_for([q.name for q in series.closure(self.posting)])
 
     @property
     def checkout(self):
@@ -78,9 +110,11 @@ class Pipeline:
     def built(self, profile):
         """The build directory of `profile`, built. A build that failed is
         not tried again: the steps that need it fail with its error."""
+        profile = self.profile(profile)
         if profile.name not in self._built:
             checkout = self.checkout
-            done = step(f"build {profile.name}")
+            done = step(f"build {profile.name}"
+                        + (f" (posting {self.posting})" if self.posting else ""))
             try:
                 self._built[profile.name] = build_mod.build(checkout, profile)
             except SeriesError as e:
@@ -140,7 +174,7 @@ def kunit_step(pipe, profile):
     if profile.kunit == profiles.KUNIT_AT_BOOT:
         pipe.built(profile)
     done = step(f"kunit {profile.name} ({profile.kunit})")
-    result = kunit_mod.run(pipe.checkout, profile)
+    result = kunit_mod.run(pipe.checkout, pipe.profile(profile))
     done()
     return result
 
@@ -148,7 +182,8 @@ def kunit_step(pipe, profile):
 def vmtest_step(pipe, profile, tests=None, append=""):
     pipe.built(profile)
     done = step(f"vmtest {profile.name}")
-    result = vm.vmtest(pipe.checkout, profile, tests, append=append)
+    result = vm.vmtest(pipe.checkout, pipe.profile(profile), pipe.vm_tests(tests),
+                       append=append)
     done()
     return result
 
@@ -367,7 +402,8 @@ def do_test(args):
     elif add("tree, apply, build vm", lambda: (1, 0) if pipe.built(profiles.VM) else (0, 1)):
         if not os.environ.get("SERIES_SUBMITTER") and not _has_identity():
             os.environ["SERIES_SUBMITTER"] = "CI Submitter <ci@localhost>"
-        add("static checks", lambda: static_checks(pipe, clippy=not args.quick))
+        if not pipe.posting:
+            add("static checks", lambda: static_checks(pipe, clippy=not args.quick))
         for profile in TEST_PROFILES if not args.quick else TEST_PROFILES[:1]:
             if profile.kunit:
                 add(f"kunit {profile.name}", lambda p=profile: kunit_step(pipe, p))
@@ -436,14 +472,20 @@ def parser():
     add("apply", do_apply, "turn `series` into one commit per patch; prints the tree path")
     sp = add("import", do_import, "write the applied tree's commits back into `series`")
     sp.add_argument("--branch", default="series", help="branch of the applied tree")
+    posting_help = ("build and test the tree of one posting alone: the base, the postings "
+                    "it requires, it (a worktree and build directories of its own)")
     sp = add("build", do_build, "build a profile: " + profile_help())
     sp.add_argument("--profile", default="vm", choices=profiles.names())
+    sp.add_argument("--posting", dest="posting_tree", metavar="NAME", help=posting_help)
     sp = add("kunit", do_kunit, "run the KUnit suites and the Rust doctests")
     sp.add_argument("--profile", default="vm", choices=profiles.names(lambda p: p.kunit),
                     help="vm, debug: boot that kernel with kunit.enable=1; "
                          "kunit: tools/testing/kunit/kunit.py run")
+    sp.add_argument("--posting", dest="posting_tree", metavar="NAME", help=posting_help)
     sp = add("vmtest", do_vmtest, "boot the kernel in QEMU and run the in-VM tests")
     sp.add_argument("--profile", default="vm", choices=profiles.names(lambda p: p.boots))
+    sp.add_argument("--posting", dest="posting_tree", metavar="NAME",
+                    help=posting_help + "; the tests default to those of its postings")
     sp.add_argument("--append", action="append", default=[], metavar="ARG",
                     help="a kernel argument for the VM, e.g. series.binder_fuzz=1000000 "
                          "(the full binderlike-fuzz run); repeatable")
@@ -472,6 +514,8 @@ def parser():
     sp.add_argument("--tree", help="use your own mainline git checkout (7.3 or later)")
     sp.add_argument("--quick", action="store_true",
                     help="skip the CLIPPY=1 and rustdoc builds and all profiles but vm")
+    sp.add_argument("--posting", dest="posting_tree", metavar="NAME",
+                    help=posting_help + "; no static checks (they are of all postings)")
     add("help", None, "list the subcommands")
     return p
 

@@ -84,12 +84,18 @@ class Profile:
     slowdown: float = 1.0
     clippy: bool = False
     base: str = None
+    posting: str = None
 
     def build_dir(self, purpose=""):
         """The profile's build directory; `purpose` names another one for the
         same profile (bisect, kunitpy), so that the main build stays
-        incremental."""
-        return os.path.join(CACHE, "build", self.name + (f"-{purpose}" if purpose else ""))
+        incremental. A profile for one posting builds in one of its own."""
+        name = self.name + (f"-posting-{self.posting}" if self.posting else "")
+        return os.path.join(CACHE, "build", name + (f"-{purpose}" if purpose else ""))
+
+    def for_posting(self, posting):
+        """This profile for the tree of one posting (`--posting`)."""
+        return dataclasses.replace(self, posting=posting)
 
     def config_lines(self):
         """The fragments' lines, then the overrides; a later line for an

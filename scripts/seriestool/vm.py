@@ -54,6 +54,23 @@ def available_tests():
                   if f.endswith(".sh") and not f.startswith("lib"))
 
 
+POSTING_RE = re.compile(r"^# posting: ([a-z0-9-]+)", re.M)
+
+
+def test_posting(name):
+    """The posting whose tree a VM test needs: its `# posting:` line."""
+    with open(os.path.join(VMTESTS, name + ".sh")) as f:
+        m = POSTING_RE.search(f.read())
+    if not m:
+        raise SeriesError(f"vmtests/{name}.sh has no '# posting: <name>' line")
+    return m.group(1)
+
+
+def tests_for(postings):
+    """The VM tests whose posting is one of `postings`."""
+    return [t for t in available_tests() if test_posting(t) in postings]
+
+
 def copy_with_libs(binary, root, bindir="bin"):
     """Copies a dynamically linked binary to `bindir` and the libraries ldd
     lists."""

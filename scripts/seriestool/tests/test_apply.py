@@ -221,9 +221,6 @@ class FormatTest(unittest.TestCase):
         self.assertEqual(p.message, "rust: a: b\n\n" + BODY + "\n")
 
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 def posting_text(name, patches, requires="", cover=True):
     text = f"Posting: {name}\n"
@@ -361,3 +358,24 @@ class PostingsTest(Fixture):
                                    ("Jane Doe", "jane@example.org"))
         msg = sh(["git", "log", "-1", "--format=%B", again[-1]], self.base_dir)
         self.assertEqual(msg.count("Signed-off-by:"), 1)
+
+
+class PostingOfTestsTest(unittest.TestCase):
+    def test_every_vm_test_names_a_posting_of_the_series(self):
+        from seriestool import vm
+        names = [p.name for p in apply.load().postings]
+        for test in vm.available_tests():
+            with self.subTest(test):
+                self.assertIn(vm.test_posting(test), names)
+
+    def test_a_posting_runs_the_tests_of_what_it_requires(self):
+        from seriestool import vm
+        s = apply.load()
+        tests = vm.tests_for([q.name for q in s.closure("binderlike")])
+        self.assertIn("binderlike-abi", tests)
+        self.assertIn("rust-sysfs", tests)
+        self.assertNotIn("rnull-io", tests)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: binderlike (the posting whose tree this test needs; see README.md)
 # binderlike speaks the binder UAPI as C binder does: binder-abi's
 # conformance scenarios (scripts/seriestool/binder/binder-abi.c) run first
 # on C binder through binderfs, the reference, then on binderlike, with the

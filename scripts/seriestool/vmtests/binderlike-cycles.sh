@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: binderlike (the posting whose tree this test needs; see README.md)
 # binderlike leaks nothing over 10^4 open/mmap/close cycles and 100
 # load/ping/unload cycles. Memory is compared on the vm kernel only: the
 # debug kernel's KASAN quarantine holds freed objects for a while; there

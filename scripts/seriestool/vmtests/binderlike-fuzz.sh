@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: binderlike (the posting whose tree this test needs; see README.md)
 # binderlike under binder-abi's seeded fuzzer: random command streams built
 # on valid skeletons from several processes, with random kills, then the
 # module unloads (nothing holds it). The kernel splat check of the run

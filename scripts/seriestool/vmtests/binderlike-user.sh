@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: binderlike (the posting whose tree this test needs; see README.md)
 # Existing binder user space runs unchanged on binderlike: rsbinder's
 # service manager (rsb_hub, an AOSP servicemanager port) and a service and
 # client of ours built on rsbinder's libbinder-compatible library

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: block-rnull (the posting whose tree this test needs; see README.md)
 # C null_blk: data written to a memory-backed device reads back intact, and
 # the same check does fail on a device that drops data (so it can fail).
 . /tests/lib.sh

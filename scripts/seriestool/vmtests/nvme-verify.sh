@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: pci-dma-rnvme (the posting whose tree this test needs; see README.md)
 # C nvme driver on QEMU's NVMe controller (serial rseries0; the VM has more,
 # probed in any order): both namespaces appear and keep the data written to
 # them.

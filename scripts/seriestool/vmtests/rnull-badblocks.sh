@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: block-rnull (the posting whose tree this test needs; see README.md)
 # rnull badblocks: I/O fails with EIO exactly on the sectors the configfs
 # attribute lists, in every completion mode; the table changes while the
 # device is powered; badblocks_once forgets a range after its first error;

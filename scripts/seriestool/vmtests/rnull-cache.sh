@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: block-rnull (the posting whose tree this test needs; see README.md)
 # Memory backed devices across power cycles and the write cache
 # (cache_size, fua), on C null_blk and rnull side by side: data survives a
 # power cycle; with a cache, a completed write survives only after a flush

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: block-rnull (the posting whose tree this test needs; see README.md)
 # A script written for null_blk works on rnull with only the names changed:
 # the same module parameters and configfs writes are taken by both, and the
 # devices show the same values afterwards: queue counts, attributes

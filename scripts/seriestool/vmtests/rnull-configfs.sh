@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: block-rnull (the posting whose tree this test needs; see README.md)
 # rnull configfs: every attribute reads back what was written, bad values
 # get EINVAL, a powered device refuses changes with EBUSY (but for the queue counts), names of module
 # parameter devices are refused, and "features" lists every attribute.

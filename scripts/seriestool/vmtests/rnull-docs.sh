@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: block-rnull (the posting whose tree this test needs; see README.md)
 # The parity table of Documentation/block/rnull.rst says, for each null_blk
 # parameter and attribute, whether rnull has it: the module parameters of
 # rnull_mod and the attributes and groups of a configfs device must be

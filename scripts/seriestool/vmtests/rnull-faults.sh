@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: block-rnull (the posting whose tree this test needs; see README.md)
 # rnull fault injection, next to C null_blk: the module parameters timeout,
 # requeue and init_hctx take "<interval>,<probability>,<space>,<times>"
 # (Documentation/fault-injection/fault-injection.rst) and every device gets

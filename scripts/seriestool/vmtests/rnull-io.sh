@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: block-rnull (the posting whose tree this test needs; see README.md)
 # rnull data path: a memory-backed device made through configfs keeps every
 # byte (fio verify over the whole device, 4 KiB and 512 B blocks, I/O that
 # crosses pages), discarded ranges read back as zeroes, a device without

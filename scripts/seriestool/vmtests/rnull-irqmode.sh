@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: block-rnull (the posting whose tree this test needs; see README.md)
 # rnull completion modes: irqmode=2 completes every request no sooner than
 # completion_nsec after it was queued (an hrtimer per request), as C
 # null_blk does; irqmode 0 and 1 complete at once. Configfs devices take the

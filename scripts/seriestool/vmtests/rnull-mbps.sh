@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: block-rnull (the posting whose tree this test needs; see README.md)
 # rnull mbps, next to C null_blk: a bandwidth limit in MiB/s. fio moves data
 # for 3 s at queue depth 16 on both drivers, one after the other, with the
 # same limit. What the throttle guarantees is checked on its own: never

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: block-rnull (the posting whose tree this test needs; see README.md)
 # rnull module parameters: with the same parameters, rnull's devices look to
 # the block layer as C null_blk's do (capacity, block size, queues, depth,
 # scheduler, limits, polling); bad values fail the load with a message.

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: block-rnull (the posting whose tree this test needs; see README.md)
 # rnull poll queues, next to C null_blk: poll_queues=N (default 1) adds N
 # hardware queues that polled I/O (io_uring with IOPOLL, fio --hipri) goes
 # to. Their requests complete when they are polled, so with irqmode=2 a

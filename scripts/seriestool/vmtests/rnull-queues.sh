@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: block-rnull (the posting whose tree this test needs; see README.md)
 # Live queue changes, next to C null_blk: writing submit_queues or
 # poll_queues of a powered device changes its hardware queues at once
 # (blk_mq_update_nr_hw_queues()), also while fio runs. The data

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: block-rnull (the posting whose tree this test needs; see README.md)
 # rnull shared_tags, next to C null_blk: with shared_tags=1 the devices of
 # the module share one tag set. With one tag (hw_queue_depth=1) and a 10 ms
 # completion time, two devices read at the same time take turns, so

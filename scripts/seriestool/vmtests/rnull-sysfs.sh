@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: block-rnull (the posting whose tree this test needs; see README.md)
 # rnull's sysfs attributes in /sys/block/rnullbN/rnull/ (rust/kernel/sysfs.rs):
 # typed values, modes from the callbacks, visibility, the errors of bad
 # writes, and a file held open while its disk goes away.

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: block-rnull (the posting whose tree this test needs; see README.md)
 # Zoned devices: rnull against C null_blk, both made with the same options,
 # must report the same zones and limits after the same writes and zone
 # operations, fail the same writes, and refuse the same bad options.

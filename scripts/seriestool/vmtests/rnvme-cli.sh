@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: pci-dma-rnvme (the posting whose tree this test needs; see README.md)
 # nvme-cli on rnvme: the controller's character device /dev/rnvme<N> takes
 # the admin passthrough ioctls, so that `nvme id-ctrl`, `nvme id-ns` and
 # `nvme smart-log` work, and show what they show for the same kind of QEMU

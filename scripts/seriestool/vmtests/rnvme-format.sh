@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: pci-dma-rnvme (the posting whose tree this test needs; see README.md)
 # nvme format on rnvme, as on C nvme: no I/O of the controller's disks runs
 # during the Format NVM (their queues are frozen), and then the disk takes
 # its namespace's new format: 4096-byte blocks with the same capacity and

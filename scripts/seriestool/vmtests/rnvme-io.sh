@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: pci-dma-rnvme (the posting whose tree this test needs; see README.md)
 # rnvme on QEMU's NVMe controller (the one with serial rnvme0, taken from
 # the C driver with driver_override): both namespaces appear as disks under
 # the controller's PCI device and keep the data written to them, with

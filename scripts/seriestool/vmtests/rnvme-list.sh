@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: pci-dma-rnvme (the posting whose tree this test needs; see README.md)
 # series-append: initcall_blacklist=nvme_core_init,nvme_init
 # nvme-cli's `nvme list` on rnvme, in a boot where C nvme did not start (its
 # initcalls are blacklisted): loaded with nvme_names=1, rnvme takes C nvme's

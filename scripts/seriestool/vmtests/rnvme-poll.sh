@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: pci-dma-rnvme (the posting whose tree this test needs; see README.md)
 # rnvme with poll_queues=1: the disk gets a poll queue after its interrupt-
 # driven ones, which are mapped by their vectors' affinity, io_uring's
 # polled I/O (hipri) goes there and completes with no interrupt, and the

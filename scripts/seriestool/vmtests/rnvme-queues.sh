@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: pci-dma-rnvme (the posting whose tree this test needs; see README.md)
 # rnvme on a controller that grants fewer I/O queues than asked (one, for
 # two CPUs) and has a single MSI-X vector, which the admin queue and the I/O
 # queue then share: the disk works with one hardware queue.

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: pci-dma-rnvme (the posting whose tree this test needs; see README.md)
 # rnvme removed under I/O: 20 times the PCI function is removed and
 # rescanned, and 3 times the controller is unbound and bound, each while fio
 # runs on both namespaces; fio ends with errors and no hang, the disks go,

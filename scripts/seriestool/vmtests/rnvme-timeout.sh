@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: pci-dma-rnvme (the posting whose tree this test needs; see README.md)
 # rnvme timeouts, with the block layer's fail_io_timeout losing the
 # completions of requests: a request that times out is aborted (QEMU's
 # controller aborts nothing), times out again, and rnvme resets the

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: sysfs-misc (the posting whose tree this test needs; see README.md)
 # samples/rust/rust_driver_pci.rs on QEMU's pci-testdev: the driver's
 # dev_groups (pci::Driver::DEV_GROUPS) appear when it binds, reach the
 # device's registers through the driver data, and go away when it unbinds,

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# posting: sysfs-misc (the posting whose tree this test needs; see README.md)
 # samples/rust/rust_sysfs.rs: a misc device's sysfs attributes through
 # MiscDeviceRegistration::register_with_groups(): read-only, read-write,
 # write-only and conditionally visible files, the errors of bad writes, and
