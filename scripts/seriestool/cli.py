@@ -82,6 +82,17 @@ class Pipeline:
         done(f"({wt}: {', '.join(need)})")
         return wt
 
+    def alone(self, name):
+        """A pipeline for the tree of posting `name` alone, on this one's
+        applied series."""
+        other = Pipeline.__new__(Pipeline)
+        other.tree_arg, other.with_setup, other.posting = self.tree_arg, False, name
+        other._tree, other._chains, other._built = self._tree, None, {}
+        checkout, base, series, commits = self.applied()
+        other._applied = (other.posting_tree(checkout, base, series, commits), base, series,
+                          commits)
+        return other
+
     def profile(self, profile):
         """`profile`, for the tree of --posting if given."""
         return profile.for_posting(self.posting) if self.posting else profile
@@ -409,6 +420,15 @@ def do_test(args):
                 add(f"kunit {profile.name}", lambda p=profile: kunit_step(pipe, p))
             if profile.boots:
                 add(f"vmtest {profile.name}", lambda p=profile: vmtest_step(pipe, p))
+        if not pipe.posting:
+            for name in ALONE:
+                alone = pipe.alone(name)
+                add(f"posting {name} alone: build vm",
+                    lambda: (1, 0) if alone.built(profiles.VM) else (0, 1))
+                add(f"posting {name} alone: kunit vm",
+                    lambda: kunit_step(alone, profiles.VM))
+                add(f"posting {name} alone: vmtest vm",
+                    lambda: vmtest_step(alone, profiles.VM))
     info("timings: " + ", ".join(f"{n} {fmt_secs(t)}" for n, t in timings)
          + f"; total {fmt_secs(time.monotonic() - start)}")
     print(f"{total_p} passed, {total_f} failed", flush=True)
@@ -417,6 +437,12 @@ def do_test(args):
 
 # The profiles `test` runs KUnit and the VM tests on, in this order.
 TEST_PROFILES = (profiles.VM, profiles.DEBUG, profiles.KUNIT)
+
+# The postings `test` also builds and tests alone on the vm profile, on the
+# base with only what they require: binderlike, which does not stack on the
+# block postings (its tree holds rust-helpers and sysfs-misc too). Every
+# posting's commits are built alone by `check --bisect`.
+ALONE = ("binderlike",)
 
 
 def _has_identity():

@@ -126,49 +126,53 @@ def mail(tree, base, series, chains, out, version=None):
     return posted
 
 
-def am(tree, base, mails, want_tree, what):
-    """Applies the patch mails with `git am` onto an untouched checkout of the
-    base and checks the result is `want_tree`. Returns the commit count."""
-    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
-        wt = os.path.join(tmp, "am")
-        git(["worktree", "add", "-q", "--detach", wt, base], tree)
-        try:
-            env = dict(os.environ, GIT_COMMITTER_NAME="am", GIT_COMMITTER_EMAIL="am@localhost")
-            res = subprocess.run(["git", "-C", wt, "am", "-q"] + mails, env=env,
-                                 capture_output=True, text=True)
-            if res.returncode != 0:
-                raise SeriesError(f"{what}: git am onto the base failed:\n{res.stderr}")
-            if git(["rev-parse", "HEAD^{tree}"], wt) != want_tree:
-                raise SeriesError(f"{what}: the mails applied with git am do not give the "
-                                  "tree of its branch")
-            count = git(["rev-list", "--count", f"{base}..HEAD"], wt)
-        finally:
-            git(["worktree", "remove", "--force", wt], tree, check=False)
-            shutil.rmtree(wt, ignore_errors=True)
-    return int(count)
+def am(wt, base, mails, want_tree, what):
+    """Applies the patch mails with `git am` in worktree `wt` reset to the
+    untouched base and checks the result is `want_tree`. Returns the
+    commit count."""
+    git(["checkout", "-q", "-f", "--detach", base], wt)
+    git(["clean", "-q", "-f", "-d", "-x"], wt)
+    env = dict(os.environ, GIT_COMMITTER_NAME="am", GIT_COMMITTER_EMAIL="am@localhost")
+    res = subprocess.run(["git", "-C", wt, "am", "-q"] + mails, env=env,
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        subprocess.run(["git", "-C", wt, "am", "--abort"], capture_output=True)
+        raise SeriesError(f"{what}: git am onto the base failed:\n{res.stderr}")
+    if git(["rev-parse", "HEAD^{tree}"], wt) != want_tree:
+        raise SeriesError(f"{what}: the mails applied with git am do not give the tree of "
+                          "its branch")
+    return int(git(["rev-list", "--count", f"{base}..HEAD"], wt))
 
 
 def am_postings(tree, base, series, chains, posted, tip):
     """Each posting's mails with those of the postings it requires, in order,
     applied with git am onto the untouched base give its branch's tree, and
     all postings' mails in order give the whole series (`tip`). Returns a
-    line per posting."""
+    line per posting. One worktree serves every run."""
     by_name = {p.posting.name: p for p in posted}
     report = []
-    for p in posted:
-        mails = [m for q in series.closure(p.posting.name) for m in by_name[q.name].patches]
-        want = git(["rev-parse", f"{chains[p.posting.name][-1]}^{{tree}}"], tree)
-        n = am(tree, base, mails, want, f"posting {p.posting.name}")
-        prereq = n - len(p.patches)
-        report.append(f"{p.posting.name}: {len(p.patches)} patch(es) apply with git am onto "
-                      "the base" + (f" after the {prereq} of the postings it requires"
-                                    if prereq else ""))
-    if len(series.postings) > 1:
-        mails = [m for p in posted for m in p.patches]
-        n = am(tree, base, mails, git(["rev-parse", f"{tip}^{{tree}}"], tree),
-               "all postings in order")
-        report.append(f"all {len(series.postings)} postings in order: {n} patches apply with "
-                      "git am onto the base and give the series' tree")
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        wt = os.path.join(tmp, "am")
+        git(["worktree", "add", "-q", "--detach", wt, base], tree)
+        try:
+            for p in posted:
+                mails = [m for q in series.closure(p.posting.name)
+                         for m in by_name[q.name].patches]
+                want = git(["rev-parse", f"{chains[p.posting.name][-1]}^{{tree}}"], tree)
+                n = am(wt, base, mails, want, f"posting {p.posting.name}")
+                prereq = n - len(p.patches)
+                report.append(f"{p.posting.name}: {len(p.patches)} patch(es) apply with git am "
+                              "onto the base" + (f" after the {prereq} of the postings it "
+                                                 "requires" if prereq else ""))
+            if len(series.postings) > 1:
+                mails = [m for p in posted for m in p.patches]
+                n = am(wt, base, mails, git(["rev-parse", f"{tip}^{{tree}}"], tree),
+                       "all postings in order")
+                report.append(f"all {len(series.postings)} postings in order: {n} patches "
+                              "apply with git am onto the base and give the series' tree")
+        finally:
+            git(["worktree", "remove", "--force", wt], tree, check=False)
+            shutil.rmtree(wt, ignore_errors=True)
     return report
 
 

@@ -60,15 +60,18 @@ def prep(checkout, base, series, chains, name):
     below = mine[-own - 1] if len(mine) > own else base
     wt = os.path.join(CACHE, "b4", name)
     branch = f"b4/{name}"
-    if os.path.exists(wt):
-        git(["worktree", "remove", "--force", wt], checkout, check=False)
-        shutil.rmtree(wt, ignore_errors=True)
-    git(["worktree", "prune"], checkout)
-    git(["branch", "-f", branch, mine[-1]], checkout)
     for key in ("b4-prep-cover-strategy", "b4-tracking", "description"):
         git(["config", "--unset-all", f"branch.{branch}.{key}"], checkout, check=False)
     info(f"    worktree {wt} on {branch} ({own} patches on {below[:12]})")
-    git(["worktree", "add", "-q", wt, branch], checkout)
+    if os.path.exists(os.path.join(wt, ".git")):
+        # Reused: only the files that differ are written.
+        git(["checkout", "-q", "-f", "-B", branch, mine[-1]], wt)
+        git(["clean", "-q", "-f", "-d", "-x"], wt)
+    else:
+        shutil.rmtree(wt, ignore_errors=True)
+        git(["worktree", "prune"], checkout)
+        git(["branch", "-f", branch, mine[-1]], checkout)
+        git(["worktree", "add", "-q", wt, branch], checkout)
     b4(wt, who, ["prep", "-e", below])
     with tempfile.TemporaryDirectory() as tmp:
         cover = os.path.join(tmp, "cover")
