@@ -149,13 +149,12 @@ def bisect_range(commits, first):
     return commits[first - 1:]
 
 
-def bisect(tree, base, commits, profile, *, numbers, total, dirname=""):
-    """Builds each of `commits` (patches `numbers` of `total`) in a worktree,
-    reusing one build dir: that of the applied series, or with `dirname`
-    one of its own (a posting built on the base with only what it
-    requires). Returns the failures."""
-    bdir = profile.build_dir("bisect" + (f"-{dirname}" if dirname else ""))
-    wt = os.path.join(os.path.dirname(bdir), os.path.basename(bdir) + "-src")
+def bisect(tree, base, commits, profile, *, numbers, total):
+    """Builds each of `commits` (patches `numbers` of `total`) in one worktree
+    and one build dir for every posting: going from one posting's commits to
+    another's only rebuilds what differs. Returns the failures."""
+    bdir = profile.build_dir("bisect")
+    wt = os.path.join(os.path.dirname(bdir), "bisect-src")
     if not os.path.exists(wt):
         git(["worktree", "add", "-q", "--detach", wt, base], tree)
     failures = []

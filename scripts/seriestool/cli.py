@@ -67,20 +67,20 @@ class Pipeline:
         return self._applied
 
     def posting_tree(self, checkout, base, series, commits):
-        """A worktree with the tree of one posting (base, what it requires,
-        it), for --posting: CACHE/postings/<name>."""
+        """For --posting: the applied tree checked out at the tree of one
+        posting (base, what it requires, it), branch posting/<name>, built
+        in the profiles' own build directories (the next build of the
+        whole series rebuilds what differs; `apply` checks `series` out
+        again)."""
         names = [p.name for p in series.postings]
         if self.posting not in names:
             raise SeriesError(f"--posting {self.posting}: the postings are {', '.join(names)}")
         done = step(f"posting {self.posting}")
         self._chains = apply_mod.posting_chains(checkout, base, series, commits)
-        wt = os.path.join(CACHE, "postings", self.posting)
-        if not os.path.exists(wt):
-            git(["worktree", "add", "-q", "--detach", wt, base], checkout)
-        git(["checkout", "-q", "-f", "--detach", f"posting/{self.posting}"], wt)
+        git(["checkout", "-q", "-f", "--detach", f"posting/{self.posting}"], checkout)
         need = [q.name for q in series.closure(self.posting)]
-        done(f"({wt}: {', '.join(need)})")
-        return wt
+        done(f"({checkout} at posting/{self.posting}: {', '.join(need)})")
+        return checkout
 
     def alone(self, name):
         """A pipeline for the tree of posting `name` alone, on this one's
@@ -331,8 +331,12 @@ def config_checks(pipe):
 
 def do_check(args):
     pipe = Pipeline(args)
+    if args.bisect_only and not args.bisect:
+        raise SeriesError("--bisect-only goes with --bisect")
     if args.configs:
         passed, failed = config_checks(pipe)
+    elif args.bisect_only:
+        passed = failed = 0
     else:
         passed, failed = static_checks(pipe)
     if args.bisect:
@@ -356,11 +360,10 @@ def do_check(args):
             done = step(f"bisect posting {posting.name} ({len(wanted)} of its "
                         f"{len(own)} commits)")
             # A posting with exactly what comes before it shares the commits of
-            # the applied series (one build directory for all of those); any
-            # other is built in its own tree (its prerequisites below it).
-            where = "" if series.is_prefix(posting.name) else posting.name
+            # the applied series; any other's are on the base with only what
+            # it requires (its branch posting/<name>).
             failures = check_mod.bisect(checkout, base, [c for _, c in wanted], profiles.VM,
-                                        numbers=[n for n, _ in wanted], dirname=where,
+                                        numbers=[n for n, _ in wanted],
                                         total=len(series.patches))
             done()
             passed, failed = passed + len(wanted) - len(failures), failed + len(failures)
@@ -529,6 +532,8 @@ def parser():
     sp.add_argument("--posting", action="append", metavar="NAME",
                     help="with --bisect: only this posting (repeatable); each is built on "
                          "the base with only the postings it requires")
+    sp.add_argument("--bisect-only", action="store_true",
+                    help="with --bisect: only the builds, not the static checks")
     sp = add("mail", do_mail, "export the series as numbered mails (never sends)")
     sp.add_argument("--out", help=f"output directory (default {CACHE}/mails)")
     sp = add("prep", do_prep, "a posting as a b4 branch authored and signed off by you, "

@@ -89,12 +89,13 @@ class Profile:
     def build_dir(self, purpose=""):
         """The profile's build directory; `purpose` names another one for the
         same profile (bisect, kunitpy), so that the main build stays
-        incremental. A profile for one posting builds in one of its own."""
-        name = self.name + (f"-posting-{self.posting}" if self.posting else "")
-        return os.path.join(CACHE, "build", name + (f"-{purpose}" if purpose else ""))
+        incremental."""
+        return os.path.join(CACHE, "build", self.name + (f"-{purpose}" if purpose else ""))
 
     def for_posting(self, posting):
-        """This profile for the tree of one posting (`--posting`)."""
+        """This profile for the tree of one posting (`--posting`): options of
+        postings the tree lacks may be missing from its config, and its
+        KUnit run needs only the suites in its tree."""
         return dataclasses.replace(self, posting=posting)
 
     def config_lines(self):
