@@ -6,6 +6,7 @@ import fcntl
 import hashlib
 import os
 import re
+import subprocess
 
 from .common import LLVM_SUFFIX, SeriesError, info, kernel_env, run, stream_with_progress, tail
 from .profiles import option_name
@@ -49,6 +50,17 @@ def kconfig_symbols(tree):
     return names
 
 
+def kconfig_fingerprint(tree):
+    """What the Kconfig files of `tree` are: their blob ids, from git."""
+    res = subprocess.run(["git", "-C", tree, "ls-files", "-s", "--", "*Kconfig*"],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SeriesError(f"git ls-files failed in {tree}: {res.stderr.strip()}")
+    changed = subprocess.run(["git", "-C", tree, "diff", "HEAD", "--",
+                              "*Kconfig*"], capture_output=True, text=True).stdout
+    return hashlib.sha256((res.stdout + changed).encode()).hexdigest()
+
+
 def not_yet_defined(missing, defined):
     """The missing fragment lines whose option the tree does not define."""
     return [line for line in missing if option_name(line) not in defined]
@@ -61,7 +73,11 @@ def configure(tree, bdir, profile, early=False):
     that the tree does not define yet may be missing; the directory is then
     configured again for the next commit."""
     lines = profile.config_lines()
-    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    # The Kconfig files are in the digest too: a tree whose Kconfig differs
+    # (another commit of check --bisect, another posting's tree) is
+    # configured anew. Otherwise make's syncconfig would drop an option a
+    # tree lacks, and it would stay off in a later tree that has it.
+    digest = hashlib.sha256("\n".join(lines + [kconfig_fingerprint(tree)]).encode()).hexdigest()
     stamp = os.path.join(bdir, ".series-config")
     config = os.path.join(bdir, ".config")
     if os.path.exists(config) and os.path.exists(stamp):
