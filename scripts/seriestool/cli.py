@@ -427,11 +427,11 @@ def do_test(args):
             for name in ALONE:
                 alone = pipe.alone(name)
                 add(f"posting {name} alone: build vm",
-                    lambda: (1, 0) if alone.built(profiles.VM) else (0, 1))
+                    lambda a=alone: (1, 0) if a.built(profiles.VM) else (0, 1))
                 add(f"posting {name} alone: kunit vm",
-                    lambda: kunit_step(alone, profiles.VM))
+                    lambda a=alone: kunit_step(a, profiles.VM))
                 add(f"posting {name} alone: vmtest vm",
-                    lambda: vmtest_step(alone, profiles.VM))
+                    lambda a=alone: vmtest_step(a, profiles.VM))
     info("timings: " + ", ".join(f"{n} {fmt_secs(t)}" for n, t in timings)
          + f"; total {fmt_secs(time.monotonic() - start)}")
     print(f"{total_p} passed, {total_f} failed", flush=True)
