@@ -425,13 +425,16 @@ def do_test(args):
                 add(f"vmtest {profile.name}", lambda p=profile: vmtest_step(pipe, p))
         if not pipe.posting:
             for name in ALONE:
-                alone = pipe.alone(name)
-                add(f"posting {name} alone: build vm",
-                    lambda a=alone: (1, 0) if a.built(profiles.VM) else (0, 1))
-                add(f"posting {name} alone: kunit vm",
-                    lambda a=alone: kunit_step(a, profiles.VM))
-                add(f"posting {name} alone: vmtest vm",
-                    lambda a=alone: vmtest_step(a, profiles.VM))
+                alone = {}
+
+                def build_alone(name=name, alone=alone):
+                    alone["pipe"] = pipe.alone(name)
+                    return (1, 0) if alone["pipe"].built(profiles.VM) else (0, 1)
+                if add(f"posting {name} alone: build vm", build_alone):
+                    add(f"posting {name} alone: kunit vm",
+                        lambda a=alone: kunit_step(a["pipe"], profiles.VM))
+                    add(f"posting {name} alone: vmtest vm",
+                        lambda a=alone: vmtest_step(a["pipe"], profiles.VM))
     info("timings: " + ", ".join(f"{n} {fmt_secs(t)}" for n, t in timings)
          + f"; total {fmt_secs(time.monotonic() - start)}")
     print(f"{total_p} passed, {total_f} failed", flush=True)
