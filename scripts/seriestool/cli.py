@@ -537,7 +537,7 @@ def parser():
                          "the base with only the postings it requires")
     sp.add_argument("--bisect-only", action="store_true",
                     help="with --bisect: only the builds, not the static checks")
-    sp = add("mail", do_mail, "export the series as numbered mails (never sends)")
+    sp = add("mail", do_mail, "export each posting as numbered mails in a directory (never sends)")
     sp.add_argument("--out", help=f"output directory (default {CACHE}/mails)")
     sp = add("prep", do_prep, "a posting as a b4 branch authored and signed off by you, "
                               "in a worktree of its own, enrolled with b4 prep")
