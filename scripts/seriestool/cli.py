@@ -348,6 +348,10 @@ def do_check(args):
             raise SeriesError(f"--posting {', '.join(unknown)}: the postings are "
                               + ", ".join(names))
         chains = pipe.chains()
+        chosen = [p for p in series.postings if not args.posting or p.name in args.posting]
+        if not any(p.number >= args.first for q in chosen for p in q.patches):
+            raise SeriesError(f"--bisect: no patch of {', '.join(q.name for q in chosen)} "
+                              f"is at or after --from {args.first}: nothing would be built")
         for posting in series.postings:
             if args.posting and posting.name not in args.posting:
                 continue
