@@ -89,6 +89,8 @@ def mail(tree, base, series, chains, out, version=None):
     anew with the submitter as author and their Signed-off-by."""
     who = submitter()
     name, email = who
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise SeriesError(f"{out} exists and is not a directory: give `--out` a directory")
     if os.path.isdir(out):
         shutil.rmtree(out)
     os.makedirs(out)
