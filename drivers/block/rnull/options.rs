@@ -38,9 +38,9 @@
 //!   and on every option before a device is made.
 //!
 //! The module parameters `nr_devices`, `timeout`, `requeue` and `init_hctx`
-//! are of the module, not of a device, and the configfs attributes
-//! `power`, `badblocks`, `zone_readonly` and `zone_offline` act on a device
-//! rather than configure it: they are not options.
+//! are of the module, not of a device, and the configfs attributes `power`,
+//! `badblocks`, `zone_readonly` and `zone_offline` act on a device rather
+//! than configure it: they are not options.
 
 /// Hands the table of the options of a device to the macro `$callback`.
 macro_rules! options_table {
