@@ -55,6 +55,21 @@ def recipients(tree, diff):
         return to, [a for a in ask("--nom", "--r", "--l") if a not in to]
 
 
+def trailer_cc(tree, commits):
+    """The addresses of the `Cc:` trailers of `commits` (a range), in order
+    and once each: a patch names a list that get_maintainer.pl does not know
+    it belongs to (the NVMe list for a driver under drivers/block/), and
+    `Cc: stable@vger.kernel.org` for a fix."""
+    out = git(["log", "--reverse", "--format=%(trailers:key=Cc,valueonly,separator=%x0a)",
+               commits], tree)
+    seen = []
+    for line in out.splitlines():
+        addr = line.split("#")[0].strip()
+        if addr and addr not in seen:
+            seen.append(addr)
+    return seen
+
+
 class Posted:
     """What `mail` wrote for one posting."""
 
@@ -84,7 +99,8 @@ def fill_cover(path, subject, body):
 def mail(tree, base, series, chains, out, version=None):
     """Writes one directory per posting into `out`, NN-<name>, with its
     cover letter (0000-cover-letter.patch) and one mail per patch, To and
-    Cc from get_maintainer.pl, `base-commit:` and, for the patches of the
+    Cc from get_maintainer.pl and the patches' `Cc:` trailers,
+    `base-commit:` and, for the patches of the
     postings it requires, `prerequisite-patch-id:`. The commits are made
     anew with the submitter as author and their Signed-off-by."""
     who = submitter()
@@ -104,6 +120,7 @@ def mail(tree, base, series, chains, out, version=None):
         branch = f"mail/{posting.name}"
         git(["branch", "-f", branch, chain[-1]], tree)
         to, cc = recipients(tree, git(["diff", start, chain[-1]], tree))
+        cc += [a for a in trailer_cc(tree, f"{start}..{chain[-1]}") if a not in to + cc]
         directory = posting_dir(out, index, posting)
         args = ["format-patch", "-q", f"--base={base}", "--thread=shallow", "-o", directory,
                 f"--from={name} <{email}>"] + [f"--to={a}" for a in to] + \

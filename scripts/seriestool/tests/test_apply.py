@@ -326,6 +326,21 @@ class PostingsTest(Fixture):
         self.assertEqual(sh(["git", "rev-parse", "posting/driver"], self.base_dir).strip(),
                          driver[-1])
 
+    def test_mail_cc_follows_the_cc_trailers_once_each(self):
+        from seriestool import mail
+        wt = self.base_dir
+        sh(["git", "checkout", "-q", self.base], wt)
+        for n, trailers in enumerate(["Cc: list@example.org\nCc: stable@vger.kernel.org # 7.1",
+                                      "Link: https://example.org/x\nCc: list@example.org",
+                                      ""]):
+            write(wt, f"f{n}", "x\n")
+            sh(["git", "add", "-A"], wt)
+            sh(["git", "-c", "user.name=P", "-c", "user.email=p@p", "commit", "-q", "-m",
+                f"s{n}\n\nText.\n\n{trailers}\nAssisted-by: LLM".rstrip()], wt)
+        self.assertEqual(mail.trailer_cc(wt, f"{self.base}..HEAD"),
+                         ["list@example.org", "stable@vger.kernel.org"])
+        self.assertEqual(mail.trailer_cc(wt, "HEAD^..HEAD"), [])
+
     def test_a_posting_that_needs_what_it_does_not_require_is_refused(self):
         s = seriesfile.parse(self.three())
         # The driver changes the file the fix brought in.
