@@ -17,18 +17,28 @@ queues=$(ls /sys/block/$d/mq | wc -l)
 [ "$queues" = 3 ] || fail "$d has $queues hardware queues, expected 2 and a poll queue"
 expect /sys/block/$d/queue/io_poll 1
 # The interrupt-driven queues have the CPUs their vectors are affine to
-# (vector 0 is the admin queue's), as C nvme maps them. msi_irqs lists the
-# IRQs of the vectors in vector order, as C's IRQ names (nvme<N>q<vector>)
-# show. (On two CPUs an even spread is the same map; an offset wrong by one
-# is not.)
-vector_irq() { ls /sys/bus/pci/devices/$1/msi_irqs | sort -n | sed -n "$(($2 + 1))p"; }
+# (vector 0 is the admin queue's), as C nvme maps them. /proc/interrupts
+# names each MSI-X vector by its device's domain and its index
+# ("PCI-MSIX-<bdf> <index>-edge"); C's IRQ names (nvme<N>q<vector>) show
+# that this finds the right one. The IRQ numbers themselves need not be in
+# vector order. (On two CPUs an even spread is the same map; an offset
+# wrong by one is not.)
+vector_irq() {
+	awk -v chip="PCI-MSIX-$1" -v hw="$2-edge" '{
+		for (i = 2; i < NF; i++)
+			if ($i == chip && $(i + 1) == hw) { sub(":", "", $1); print $1 }
+	}' /proc/interrupts
+}
 c=$(nvme_ctrl rseries0)
 cbdf=$(basename "$(readlink -f /sys/class/nvme/$c/device)")
 irq=$(vector_irq $cbdf 1)
-grep -q "^ *$irq:.* ${c}q1\$" /proc/interrupts ||
-	fail "IRQ $irq is not ${c}q1: msi_irqs is not in vector order"
+grep -q "^ *$irq:.* ${c}q1\$" /proc/interrupts || {
+	grep "$cbdf" /proc/interrupts
+	fail "IRQ '$irq' of vector 1 of $cbdf is not ${c}q1"
+}
 for q in 0 1; do
 	irq=$(vector_irq $bdf $((q + 1)))
+	[ -n "$irq" ] || fail "no IRQ in /proc/interrupts for vector $((q + 1)) of $bdf"
 	expect /sys/block/$d/mq/$q/cpu_list "$(cat /proc/irq/$irq/smp_affinity_list)"
 done
 echo "$d: the interrupt-driven queues have the CPUs of their vectors"
